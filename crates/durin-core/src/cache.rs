@@ -1,0 +1,2 @@
+pub struct CacheConfig;
+pub struct CachedTokenStore;

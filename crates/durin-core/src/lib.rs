@@ -1,0 +1,66 @@
+//! Per-client token authentication for Rust services: the framework-agnostic core of
+//! durin.
+//!
+//! Every user holds tokens per API client — the web app, the phone app, the CLI, an API
+//! key for scripts — and each client has its own token lifetime, throttle rate, renewal
+//! policy and token cap, as in django-rest-durin. This crate holds the domain, the token
+//! codec, the keyed digest, the [`Durin`] service, the storage traits, in-memory stores,
+//! a cache, and (feature `testing`) the conformance suites every store runs.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use durin_core::{Client, ClientName, DigestKey, Durin, LoginOptions, MemoryStore, Transport, UserId};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Arc::new(MemoryStore::new());
+//! let durin = Durin::builder(store.clone(), store, DigestKey::generate("k1")).build();
+//! durin.clients().create_client(&Client::new(ClientName::new("web")?)).await?;
+//!
+//! let user = UserId::new("42").unwrap();
+//! let login = durin.login(&user, &ClientName::new("web")?, LoginOptions::default()).await?;
+//! let auth = durin.authenticate(&login.token, Transport::Header).await?;
+//! assert_eq!(auth.user_id, user);
+//! durin.logout(&auth).await?;
+//! assert!(durin.authenticate(&login.token, Transport::Header).await.is_err());
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `testing` | [`testing`]: conformance suites for `TokenStore`, `ClientStore` and `Throttle` implementations |
+
+mod cache;
+mod client;
+mod clock;
+mod digest;
+mod durin;
+mod error;
+mod memory;
+mod parse;
+mod session;
+mod store;
+mod throttle;
+mod timestamp;
+mod token;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use cache::{CacheConfig, CachedTokenStore};
+pub use client::{Client, ClientName, DEFAULT_TOKEN_TTL, Renewal};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use digest::{DigestKey, DigestScheme, KeyError, TokenDigest, TokenHasher};
+pub use durin::{Durin, DurinBuilder, Event, EventHook, ExpiredPolicy, Login, LoginOptions, Veto};
+pub use error::{AuthError, InvalidReason};
+pub use memory::MemoryStore;
+pub use parse::{ParseError, Rate, format_duration, format_ttl, parse_duration, parse_ttl};
+pub use session::{Authenticated, RefreshState, Session, SessionId, Transport, UserId};
+pub use store::{
+    BoxError, ClientStore, InsertPolicy, Invalidation, InvalidationChannel, RefreshLookup, Removal,
+    Rotation, StoreError, TokenStore,
+};
+pub use throttle::{MemoryThrottle, Throttle, ThrottleDecision, retry_after_secs};
+pub use timestamp::Timestamp;
+pub use token::{MAX_PREFIX_LEN, MAX_TOKEN_LEN, TokenFormatError, TokenPrefix, TokenString};

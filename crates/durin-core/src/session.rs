@@ -1,0 +1,188 @@
+//! Sessions: one issued token and what durin knows about it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Client, ClientName, Timestamp, TokenDigest};
+
+/// The public, random id of a session: 22 base62 characters, safe in URLs and logs.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// A new random id (128 bits from the OS CSPRNG).
+    pub fn generate() -> Self {
+        SessionId(crate::token::random_id())
+    }
+
+    /// Wraps an id read back from a store or a URL. Ids are opaque: no validation
+    /// beyond length (1 to 64 characters of `[A-Za-z0-9_-]`).
+    pub fn new(id: impl Into<String>) -> Option<Self> {
+        let id = id.into();
+        let ok = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then_some(SessionId(id))
+    }
+
+    /// The id text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({})", self.0)
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The id of a user, as the application knows it, kept as a string.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    /// The longest user id accepted (a store column size).
+    pub const MAX_LEN: usize = 255;
+
+    /// Wraps a user id; `None` when it is empty or longer than 255 bytes.
+    pub fn new(id: impl Into<String>) -> Option<Self> {
+        let id = id.into();
+        (!id.is_empty() && id.len() <= Self::MAX_LEN).then_some(UserId(id))
+    }
+
+    /// The id text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserId({:?})", self.0)
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a token travels: in the `Authorization` header or in a cookie. A token issued for
+/// one transport is refused on the other unless the service is configured otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// `Authorization: Bearer ...`.
+    #[default]
+    Header,
+    /// An HttpOnly cookie.
+    Cookie,
+}
+
+impl Transport {
+    /// `"header"` or `"cookie"`, as stores keep it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Header => "header",
+            Transport::Cookie => "cookie",
+        }
+    }
+
+    /// The inverse of [`Transport::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "header" => Some(Transport::Header),
+            "cookie" => Some(Transport::Cookie),
+            _ => None,
+        }
+    }
+}
+
+/// The refresh token of a session (only the digest is stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshState {
+    /// Digest of the current refresh token.
+    pub digest: TokenDigest,
+    /// When the current refresh token stops working.
+    pub expires_at: Timestamp,
+}
+
+/// One issued token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Public random id.
+    pub id: SessionId,
+    /// Whose token it is.
+    pub user_id: UserId,
+    /// The client it was issued for.
+    pub client: ClientName,
+    /// Keyed digest of the token (the token itself is never stored).
+    pub digest: TokenDigest,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When it stops working; `None` = never.
+    pub expires_at: Option<Timestamp>,
+    /// When its expiry last moved forward.
+    pub renewed_at: Option<Timestamp>,
+    /// When it was last used (only when the service tracks it; debounced).
+    pub last_used_at: Option<Timestamp>,
+    /// Scopes it carries.
+    pub scopes: Vec<String>,
+    /// Whatever the application stored at login: device, address, user agent...
+    pub context: serde_json::Map<String, serde_json::Value>,
+    /// Header or cookie.
+    pub transport: Transport,
+    /// When it was revoked, for stores kept in audit mode; revoked sessions never
+    /// authenticate.
+    pub revoked_at: Option<Timestamp>,
+    /// The refresh token, for clients that issue one.
+    pub refresh: Option<RefreshState>,
+}
+
+impl Session {
+    /// Whether the session has expired at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether the session can authenticate at `now`: neither expired nor revoked.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && !self.is_expired(now)
+    }
+
+    /// Whether the session carries `scope` (`*` carries every scope).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == "*" || s == scope)
+    }
+}
+
+/// A successful authentication: who is calling, with which token, through which client.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The user.
+    pub user_id: UserId,
+    /// The session the token belongs to (after any sliding renewal).
+    pub session: Session,
+    /// The client's policy.
+    pub client: Arc<Client>,
+}
+
+impl Authenticated {
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.session.has_scope(scope)
+    }
+}
