@@ -371,3 +371,43 @@ pub(crate) fn purgeable(session: &Session, before: Timestamp) -> bool {
             .is_none_or(|r| r.expires_at < before);
     expired || session.revoked_at.is_some_and(|at| at < before)
 }
+
+#[async_trait]
+impl crate::SessionAdmin for MemoryStore {
+    async fn list_sessions(&self, query: &crate::SessionQuery) -> Result<Vec<Session>, StoreError> {
+        let sessions = self.sessions();
+        let mut page: Vec<&Session> = sessions
+            .by_id
+            .values()
+            .filter(|s| query.user.as_ref().is_none_or(|u| &s.user_id == u))
+            .filter(|s| query.client.as_ref().is_none_or(|c| &s.client == c))
+            .filter(|s| query.after.as_ref().is_none_or(|after| &s.id > after))
+            .collect();
+        page.sort_by(|a, b| a.id.cmp(&b.id));
+        page.truncate(query.limit as usize);
+        Ok(page.into_iter().cloned().collect())
+    }
+
+    async fn count_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError> {
+        Ok(self
+            .sessions()
+            .by_id
+            .values()
+            .filter(|s| &s.client == client)
+            .count() as u64)
+    }
+
+    async fn remove_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError> {
+        let mut sessions = self.sessions();
+        let ids: Vec<SessionId> = sessions
+            .by_id
+            .values()
+            .filter(|s| &s.client == client)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &ids {
+            sessions.delete(id);
+        }
+        Ok(ids.len() as u64)
+    }
+}

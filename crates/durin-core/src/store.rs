@@ -285,3 +285,42 @@ pub trait InvalidationChannel: Send + Sync + 'static {
     /// [`StoreError`] when the channel fails; the cache logs it and goes on.
     async fn publish(&self, invalidation: &Invalidation) -> Result<(), StoreError>;
 }
+
+/// A page request for [`SessionAdmin::list_sessions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionQuery {
+    /// Only this user's sessions.
+    pub user: Option<UserId>,
+    /// Only this client's sessions.
+    pub client: Option<ClientName>,
+    /// Keyset cursor: only sessions whose id sorts after this one.
+    pub after: Option<SessionId>,
+    /// The most sessions to return.
+    pub limit: u32,
+}
+
+/// Administration over all sessions (the `durin` CLI): listing by page, counting.
+///
+/// Pages are ordered by session id and use keyset pagination (`after` = the last id of
+/// the previous page), so listing stays fast with millions of sessions: no `OFFSET`.
+#[async_trait]
+pub trait SessionAdmin: Send + Sync + 'static {
+    /// One page of sessions matching `query`, ordered by id, revoked and expired ones
+    /// included.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    async fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>, StoreError>;
+
+    /// How many sessions (revoked and expired included) belong to `client`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    async fn count_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError>;
+
+    /// Deletes every session of `client` (before deleting the client). Returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    async fn remove_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError>;
+}

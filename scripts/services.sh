@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and Redis run on 127.0.0.1 (installing them with apt-get when
+# missing) and that the test database exists. Fails loudly when either stays unreachable.
+# Used by scripts/test.sh (the README's test command) and so by .ci/run.
+set -euo pipefail
+
+PGHOST_ADDR=127.0.0.1
+PGPORT_NUM=5432
+REDIS_PORT=6379
+TEST_DB=${DURIN_TEST_DB:-durin_test}
+
+log() { printf '[services] %s\n' "$*" >&2; }
+
+need_apt_update=1
+apt_install() {
+  if [ "$need_apt_update" = 1 ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    need_apt_update=0
+  fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+pg_ready() { pg_isready -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -q 2>/dev/null; }
+
+ensure_postgres() {
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    apt_install postgresql postgresql-client
+  fi
+  if ! pg_ready; then
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    log "starting PostgreSQL $version"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+  fi
+  pg_ready || { log "PostgreSQL is not reachable on $PGHOST_ADDR:$PGPORT_NUM"; exit 1; }
+  # Trust auth on loopback is the machine's setup; fall back to the postgres OS user.
+  local psql=(psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d postgres -tAq)
+  if ! "${psql[@]}" -c 'select 1' >/dev/null 2>&1; then
+    psql=(su postgres -c "psql -tAq -d postgres")
+    log "loopback login as postgres failed; using the postgres OS user"
+    if ! su postgres -c "psql -tAq -d postgres -c 'select 1'" >/dev/null 2>&1; then
+      log "cannot log in to PostgreSQL"; exit 1
+    fi
+    if [ -z "$(su postgres -c "psql -tAq -d postgres -c \"select 1 from pg_database where datname='$TEST_DB'\"")" ]; then
+      su postgres -c "psql -q -d postgres -c 'create database $TEST_DB'"
+    fi
+    return
+  fi
+  if [ -z "$("${psql[@]}" -c "select 1 from pg_database where datname='$TEST_DB'")" ]; then
+    log "creating database $TEST_DB"
+    "${psql[@]}" -c "create database $TEST_DB" >/dev/null
+  fi
+}
+
+redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  if ! redis_ready; then
+    log "starting Redis on 127.0.0.1:$REDIS_PORT"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" \
+      --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    for _ in $(seq 1 30); do redis_ready && break; sleep 0.5; done
+  fi
+  redis_ready || { log "Redis is not reachable on 127.0.0.1:$REDIS_PORT"; exit 1; }
+}
+
+ensure_postgres
+ensure_redis
+log "PostgreSQL and Redis are up (database $TEST_DB)"
