@@ -59,7 +59,7 @@ pub use parse::{ParseError, Rate, format_duration, format_ttl, parse_duration, p
 pub use session::{Authenticated, RefreshState, Session, SessionId, Transport, UserId};
 pub use store::{
     BoxError, ClientStore, InsertPolicy, Invalidation, InvalidationChannel, RefreshLookup, Removal,
-    Rotation, StoreError, TokenStore,
+    Rotation, SessionAdmin, SessionQuery, StoreError, TokenStore,
 };
 pub use throttle::{MemoryThrottle, Throttle, ThrottleDecision, retry_after_secs};
 pub use timestamp::Timestamp;
