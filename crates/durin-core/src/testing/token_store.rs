@@ -1,0 +1,577 @@
+//! The `TokenStore` conformance suite. Each function is one behaviour; see
+//! [`crate::token_store_tests`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{client, digest, ids, keep, now, session, user};
+use crate::{
+    InsertPolicy, RefreshLookup, RefreshState, Removal, Rotation, Session, TokenStore, Transport,
+};
+
+type Store = Arc<dyn TokenStore>;
+
+async fn put(store: &Store, s: &Session, max: u32) -> Vec<Session> {
+    store
+        .insert(s, keep(max, s.created_at))
+        .await
+        .expect("insert")
+}
+
+/// A session comes back from `get` exactly as inserted.
+pub async fn insert_then_get_round_trips_every_field(store: Store) {
+    let t = now();
+    let mut s = session(&user(), &client(), t);
+    s.scopes = vec!["read".into(), "write".into()];
+    s.context.insert("device".into(), "phone".into());
+    s.context
+        .insert("ip".into(), serde_json::json!({"v4": "127.0.0.1", "n": 3}));
+    s.transport = Transport::Cookie;
+    s.refresh = Some(RefreshState {
+        digest: digest(),
+        expires_at: t.saturating_add(Duration::from_secs(7200)),
+    });
+    assert!(put(&store, &s, 1).await.is_empty());
+    assert_eq!(store.get(&s.digest).await.unwrap(), Some(s.clone()));
+
+    let mut forever = session(&user(), &client(), t);
+    forever.expires_at = None;
+    put(&store, &forever, 1).await;
+    assert_eq!(store.get(&forever.digest).await.unwrap(), Some(forever));
+}
+
+/// An unknown digest finds nothing.
+pub async fn unknown_digest_is_none(store: Store) {
+    assert_eq!(store.get(&digest()).await.unwrap(), None);
+    assert_eq!(store.get_by_refresh(&digest()).await.unwrap(), None);
+}
+
+/// `get_by_id` finds a session by its public id.
+pub async fn get_by_id_finds_the_session(store: Store) {
+    let s = session(&user(), &client(), now());
+    put(&store, &s, 1).await;
+    assert_eq!(store.get_by_id(&s.id).await.unwrap(), Some(s));
+    assert_eq!(
+        store
+            .get_by_id(&crate::SessionId::generate())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Beyond `max_per_client`, the oldest sessions of the pair are removed and returned.
+pub async fn insert_evicts_the_oldest_beyond_max(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let a = session(&u, &c, t);
+    let b = session(&u, &c, t.saturating_add(Duration::from_millis(10)));
+    let d = session(&u, &c, t.saturating_add(Duration::from_millis(20)));
+    assert!(put(&store, &a, 2).await.is_empty());
+    assert!(put(&store, &b, 2).await.is_empty());
+    let removed = put(&store, &d, 2).await;
+    assert_eq!(ids(&removed), ids(std::slice::from_ref(&a)));
+    assert_eq!(store.get(&a.digest).await.unwrap(), None);
+    assert!(store.get(&b.digest).await.unwrap().is_some());
+    assert!(store.get(&d.digest).await.unwrap().is_some());
+    // Durin's default: one token per user per client.
+    let e = session(&u, &c, t.saturating_add(Duration::from_millis(30)));
+    let removed = put(&store, &e, 1).await;
+    assert_eq!(ids(&removed), ids(&[b, d]));
+}
+
+/// Eviction only counts the same user's sessions of the same client.
+pub async fn eviction_counts_only_the_same_user_and_client(store: Store) {
+    let (u, other_user, c, other_client, t) = (user(), user(), client(), client(), now());
+    let mine = session(&u, &c, t);
+    let mine_elsewhere = session(&u, &other_client, t);
+    let theirs = session(&other_user, &c, t);
+    for s in [&mine, &mine_elsewhere, &theirs] {
+        put(&store, s, 1).await;
+    }
+    let newer = session(&u, &c, t.saturating_add(Duration::from_millis(5)));
+    let removed = put(&store, &newer, 1).await;
+    assert_eq!(ids(&removed), ids(std::slice::from_ref(&mine)));
+    assert!(store.get(&mine_elsewhere.digest).await.unwrap().is_some());
+    assert!(store.get(&theirs.digest).await.unwrap().is_some());
+}
+
+/// Expired and revoked sessions do not count against the cap and are not evicted.
+pub async fn eviction_ignores_expired_and_revoked_sessions(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let mut expired = session(&u, &c, t.saturating_sub(Duration::from_secs(20)));
+    expired.expires_at = Some(t.saturating_sub(Duration::from_secs(10)));
+    put(&store, &expired, 1).await;
+    let live = session(&u, &c, t);
+    let removed = store.insert(&live, keep(1, t)).await.unwrap();
+    assert!(
+        removed.is_empty(),
+        "an expired session is not live: {removed:?}"
+    );
+    assert!(store.get(&expired.digest).await.unwrap().is_some());
+
+    let revoked_at = t.saturating_add(Duration::from_millis(1));
+    store
+        .remove(&live.id, Removal::Revoke { at: revoked_at })
+        .await
+        .unwrap();
+    let next = session(&u, &c, t.saturating_add(Duration::from_millis(2)));
+    let removed = store.insert(&next, keep(1, next.created_at)).await.unwrap();
+    assert!(
+        removed.is_empty(),
+        "a revoked session is not live: {removed:?}"
+    );
+}
+
+/// In audit mode, an evicted session stays, marked revoked.
+pub async fn audit_mode_eviction_keeps_a_revoked_record(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let old = session(&u, &c, t);
+    put(&store, &old, 1).await;
+    let new = session(&u, &c, t.saturating_add(Duration::from_millis(5)));
+    let at = new.created_at;
+    let policy = InsertPolicy {
+        removal: Removal::Revoke { at },
+        ..keep(1, at)
+    };
+    let removed = store.insert(&new, policy).await.unwrap();
+    assert_eq!(ids(&removed), ids(std::slice::from_ref(&old)));
+    let kept = store
+        .get(&old.digest)
+        .await
+        .unwrap()
+        .expect("kept for audit");
+    assert_eq!(kept.revoked_at, Some(at));
+}
+
+/// Single-login removes every other session of the user, all clients.
+pub async fn single_login_removes_every_other_session(store: Store) {
+    let (u, t) = (user(), now());
+    let a = session(&u, &client(), t);
+    let b = session(&u, &client(), t);
+    let theirs = session(&user(), &client(), t);
+    for s in [&a, &b, &theirs] {
+        put(&store, s, 5).await;
+    }
+    let only = session(&u, &client(), t.saturating_add(Duration::from_millis(1)));
+    let policy = InsertPolicy {
+        single_login: true,
+        ..keep(5, only.created_at)
+    };
+    let removed = store.insert(&only, policy).await.unwrap();
+    assert_eq!(ids(&removed), ids(&[a, b]));
+    assert_eq!(ids(&store.list_by_user(&u).await.unwrap()), ids(&[only]));
+    assert!(store.get(&theirs.digest).await.unwrap().is_some());
+}
+
+/// A digest that exists already is refused, and nothing changes.
+pub async fn duplicate_digest_is_refused(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let first = session(&u, &c, t);
+    put(&store, &first, 5).await;
+    let mut clash = session(&u, &c, t);
+    clash.digest = first.digest;
+    assert!(store.insert(&clash, keep(5, t)).await.is_err());
+    assert_eq!(store.get(&first.digest).await.unwrap(), Some(first));
+    assert_eq!(store.get_by_id(&clash.id).await.unwrap(), None);
+}
+
+/// Listing returns only the user's sessions, oldest first.
+pub async fn list_by_user_is_oldest_first_and_isolated(store: Store) {
+    let (u, t) = (user(), now());
+    let later = session(&u, &client(), t.saturating_add(Duration::from_millis(50)));
+    let earlier = session(&u, &client(), t);
+    put(&store, &later, 1).await;
+    put(&store, &earlier, 1).await;
+    put(&store, &session(&user(), &client(), t), 1).await;
+    let listed = store.list_by_user(&u).await.unwrap();
+    assert_eq!(listed, vec![earlier, later]);
+    assert!(store.list_by_user(&user()).await.unwrap().is_empty());
+}
+
+/// `extend` moves the expiry and records the renewal.
+pub async fn extend_moves_the_expiry(store: Store) {
+    let s = session(&user(), &client(), now());
+    put(&store, &s, 1).await;
+    let at = s.created_at.saturating_add(Duration::from_secs(5));
+    let until = at.saturating_add(Duration::from_secs(7200));
+    let updated = store.extend(&s.id, Some(until), at).await.unwrap().unwrap();
+    assert_eq!(updated.expires_at, Some(until));
+    assert_eq!(updated.renewed_at, Some(at));
+    assert_eq!(store.get(&s.digest).await.unwrap(), Some(updated));
+    let forever = store.extend(&s.id, None, at).await.unwrap().unwrap();
+    assert_eq!(forever.expires_at, None);
+}
+
+/// Extending a deleted session does not bring it back.
+pub async fn extend_never_resurrects_a_removed_session(store: Store) {
+    let s = session(&user(), &client(), now());
+    put(&store, &s, 1).await;
+    store.remove(&s.id, Removal::Delete).await.unwrap();
+    let later = s.created_at.saturating_add(Duration::from_secs(9999));
+    assert_eq!(store.extend(&s.id, Some(later), later).await.unwrap(), None);
+    assert_eq!(store.get(&s.digest).await.unwrap(), None);
+    assert_eq!(store.get_by_id(&s.id).await.unwrap(), None);
+}
+
+/// Extending a revoked session leaves it revoked.
+pub async fn extend_never_resurrects_a_revoked_session(store: Store) {
+    let s = session(&user(), &client(), now());
+    put(&store, &s, 1).await;
+    let at = s.created_at;
+    store.remove(&s.id, Removal::Revoke { at }).await.unwrap();
+    let later = at.saturating_add(Duration::from_secs(9999));
+    assert_eq!(store.extend(&s.id, Some(later), later).await.unwrap(), None);
+    let kept = store.get(&s.digest).await.unwrap().unwrap();
+    assert_eq!(kept.revoked_at, Some(at));
+    assert_eq!(kept.expires_at, s.expires_at);
+}
+
+/// `touch` records the last use; touching a missing session is not an error.
+pub async fn touch_records_last_use(store: Store) {
+    let s = session(&user(), &client(), now());
+    put(&store, &s, 1).await;
+    let at = s.created_at.saturating_add(Duration::from_secs(3));
+    store.touch(&s.id, at).await.unwrap();
+    let got = store.get(&s.digest).await.unwrap().unwrap();
+    assert_eq!(got.last_used_at, Some(at));
+    store
+        .touch(&crate::SessionId::generate(), at)
+        .await
+        .unwrap();
+}
+
+/// `rekey` swaps the digest when the old one matches, and only then.
+pub async fn rekey_replaces_the_digest(store: Store) {
+    let s = session(&user(), &client(), now());
+    put(&store, &s, 1).await;
+    let new = digest();
+    assert!(!store.rekey(&s.id, &digest(), &new).await.unwrap());
+    assert!(store.rekey(&s.id, &s.digest, &new).await.unwrap());
+    assert_eq!(store.get(&s.digest).await.unwrap(), None);
+    let got = store.get(&new).await.unwrap().unwrap();
+    assert_eq!((got.id, got.digest), (s.id, new));
+}
+
+/// Rotation swaps both tokens; the presented refresh digest is then recognised as rotated.
+pub async fn rotate_replaces_both_tokens_and_remembers_the_old_refresh(store: Store) {
+    let t = now();
+    let mut s = session(&user(), &client(), t);
+    let first_refresh = digest();
+    s.refresh = Some(RefreshState {
+        digest: first_refresh,
+        expires_at: t.saturating_add(Duration::from_secs(7200)),
+    });
+    put(&store, &s, 1).await;
+    assert_eq!(
+        store.get_by_refresh(&first_refresh).await.unwrap(),
+        Some(RefreshLookup::Current(s.clone()))
+    );
+    let at = t.saturating_add(Duration::from_secs(60));
+    let rotation = Rotation {
+        digest: digest(),
+        refresh_digest: digest(),
+        refresh_expires_at: at.saturating_add(Duration::from_secs(7200)),
+        expires_at: Some(at.saturating_add(Duration::from_secs(3600))),
+        at,
+    };
+    let rotated = store
+        .rotate(&s.id, &first_refresh, &rotation)
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert_eq!(rotated.id, s.id);
+    assert_eq!(rotated.digest, rotation.digest);
+    assert_eq!(rotated.expires_at, rotation.expires_at);
+    assert_eq!(rotated.renewed_at, Some(at));
+    assert_eq!(
+        rotated.refresh,
+        Some(RefreshState {
+            digest: rotation.refresh_digest,
+            expires_at: rotation.refresh_expires_at
+        })
+    );
+    assert_eq!(
+        store.get(&s.digest).await.unwrap(),
+        None,
+        "old access token"
+    );
+    assert_eq!(
+        store.get(&rotation.digest).await.unwrap(),
+        Some(rotated.clone())
+    );
+    assert_eq!(
+        store.get_by_refresh(&first_refresh).await.unwrap(),
+        Some(RefreshLookup::Rotated(s.id.clone()))
+    );
+    assert_eq!(
+        store
+            .get_by_refresh(&rotation.refresh_digest)
+            .await
+            .unwrap(),
+        Some(RefreshLookup::Current(rotated))
+    );
+}
+
+/// A rotation presenting a refresh digest that is no longer current changes nothing.
+pub async fn rotate_with_a_stale_refresh_digest_does_nothing(store: Store) {
+    let t = now();
+    let mut s = session(&user(), &client(), t);
+    s.refresh = Some(RefreshState {
+        digest: digest(),
+        expires_at: t.saturating_add(Duration::from_secs(7200)),
+    });
+    put(&store, &s, 1).await;
+    let rotation = Rotation {
+        digest: digest(),
+        refresh_digest: digest(),
+        refresh_expires_at: t.saturating_add(Duration::from_secs(9000)),
+        expires_at: None,
+        at: t,
+    };
+    assert_eq!(
+        store.rotate(&s.id, &digest(), &rotation).await.unwrap(),
+        None
+    );
+    assert_eq!(store.get(&s.digest).await.unwrap(), Some(s.clone()));
+    store.remove(&s.id, Removal::Delete).await.unwrap();
+    let presented = s.refresh.as_ref().unwrap().digest;
+    assert_eq!(
+        store.rotate(&s.id, &presented, &rotation).await.unwrap(),
+        None
+    );
+}
+
+/// `remove` returns the session once, then nothing.
+pub async fn remove_deletes_once(store: Store) {
+    let s = session(&user(), &client(), now());
+    put(&store, &s, 1).await;
+    assert_eq!(
+        store.remove(&s.id, Removal::Delete).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(store.remove(&s.id, Removal::Delete).await.unwrap(), None);
+    assert_eq!(store.get(&s.digest).await.unwrap(), None);
+    assert!(store.list_by_user(&s.user_id).await.unwrap().is_empty());
+}
+
+/// In audit mode `remove` keeps the record with `revoked_at`, and only once.
+pub async fn remove_in_audit_mode_marks_revoked(store: Store) {
+    let s = session(&user(), &client(), now());
+    put(&store, &s, 1).await;
+    let at = s.created_at.saturating_add(Duration::from_secs(1));
+    assert_eq!(
+        store.remove(&s.id, Removal::Revoke { at }).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        store.remove(&s.id, Removal::Revoke { at }).await.unwrap(),
+        None
+    );
+    let kept = store.get(&s.digest).await.unwrap().unwrap();
+    assert_eq!(kept.revoked_at, Some(at));
+}
+
+/// `remove_user` ends every session of the user across clients, except the one kept.
+pub async fn remove_user_removes_every_client_and_honours_except(store: Store) {
+    let (u, t) = (user(), now());
+    let sessions: Vec<Session> = (0..4).map(|_| session(&u, &client(), t)).collect();
+    for s in &sessions {
+        put(&store, s, 1).await;
+    }
+    let kept = &sessions[2];
+    let removed = store
+        .remove_user(&u, Some(&kept.id), Removal::Delete)
+        .await
+        .unwrap();
+    assert_eq!(removed.len(), 3);
+    assert_eq!(
+        ids(&store.list_by_user(&u).await.unwrap()),
+        ids(std::slice::from_ref(kept))
+    );
+    let removed = store.remove_user(&u, None, Removal::Delete).await.unwrap();
+    assert_eq!(ids(&removed), ids(std::slice::from_ref(kept)));
+    assert!(
+        store
+            .remove_user(&u, None, Removal::Delete)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// `remove_user` leaves other users alone.
+pub async fn remove_user_is_isolated_per_user(store: Store) {
+    let (u, other, c, t) = (user(), user(), client(), now());
+    put(&store, &session(&u, &c, t), 1).await;
+    let theirs = session(&other, &c, t);
+    put(&store, &theirs, 1).await;
+    assert_eq!(
+        store
+            .remove_user(&u, None, Removal::Delete)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.get(&theirs.digest).await.unwrap(), Some(theirs));
+}
+
+/// Purge deletes sessions that expired before the cut-off and keeps the rest.
+pub async fn purge_deletes_only_long_expired_sessions(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let mut long_gone = session(&u, &c, t.saturating_sub(Duration::from_secs(7200)));
+    long_gone.expires_at = Some(t.saturating_sub(Duration::from_secs(3700)));
+    let mut recently = session(&u, &client(), t.saturating_sub(Duration::from_secs(600)));
+    recently.expires_at = Some(t.saturating_sub(Duration::from_secs(60)));
+    let live = session(&u, &client(), t);
+    let mut forever = session(&u, &client(), t);
+    forever.expires_at = None;
+    for s in [&long_gone, &recently, &live, &forever] {
+        put(&store, s, 5).await;
+    }
+    let cutoff = t.saturating_sub(Duration::from_secs(3600));
+    let mut purged = 0;
+    loop {
+        let n = store.purge_expired(cutoff, 1000).await.unwrap();
+        purged += n;
+        if n < 1000 {
+            break;
+        }
+    }
+    assert!(purged >= 1);
+    assert_eq!(store.get(&long_gone.digest).await.unwrap(), None);
+    for s in [&recently, &live, &forever] {
+        assert!(store.get(&s.digest).await.unwrap().is_some(), "{:?}", s.id);
+    }
+}
+
+/// A session whose access token expired long ago but whose refresh token still lives
+/// is kept: the refresh token must go on working.
+pub async fn purge_keeps_sessions_with_a_live_refresh_token(store: Store) {
+    let t = now();
+    let mut s = session(
+        &user(),
+        &client(),
+        t.saturating_sub(Duration::from_secs(9000)),
+    );
+    s.expires_at = Some(t.saturating_sub(Duration::from_secs(8000)));
+    s.refresh = Some(RefreshState {
+        digest: digest(),
+        expires_at: t.saturating_add(Duration::from_secs(8000)),
+    });
+    put(&store, &s, 1).await;
+    let cutoff = t.saturating_sub(Duration::from_secs(3600));
+    while store.purge_expired(cutoff, 1000).await.unwrap() == 1000 {}
+    assert!(store.get(&s.digest).await.unwrap().is_some());
+}
+
+/// Purge deletes at most `batch` sessions per call.
+pub async fn purge_respects_the_batch_size(store: Store) {
+    let (u, t) = (user(), now());
+    for _ in 0..5 {
+        let mut s = session(&u, &client(), t.saturating_sub(Duration::from_secs(9000)));
+        s.expires_at = Some(t.saturating_sub(Duration::from_secs(8000)));
+        put(&store, &s, 5).await;
+    }
+    let cutoff = t.saturating_sub(Duration::from_secs(3600));
+    assert_eq!(store.purge_expired(cutoff, 2).await.unwrap(), 2);
+    while store.purge_expired(cutoff, 1000).await.unwrap() == 1000 {}
+    assert!(store.list_by_user(&u).await.unwrap().is_empty());
+}
+
+async fn concurrent_logins(store: Store, max: u32, logins: usize) {
+    let (u, c, t) = (user(), client(), now());
+    let mut tasks = Vec::new();
+    for i in 0..logins {
+        let store = store.clone();
+        let s = session(
+            &u,
+            &c,
+            t.saturating_add(Duration::from_millis(i as u64 % 3)),
+        );
+        tasks.push(tokio::spawn(async move {
+            store.insert(&s, keep(max, s.created_at)).await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("insert");
+    }
+    let live: Vec<Session> = store
+        .list_by_user(&u)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.is_live(t))
+        .collect();
+    assert_eq!(
+        live.len(),
+        max as usize,
+        "{logins} racing logins, cap {max}"
+    );
+}
+
+/// 50 concurrent logins for one (user, client) with a cap of 1 leave exactly one.
+pub async fn concurrent_logins_leave_at_most_max_live_sessions(store: Store) {
+    concurrent_logins(store, 1, 50).await;
+}
+
+/// 30 concurrent logins with a cap of 3 leave exactly three.
+pub async fn concurrent_logins_with_max_three(store: Store) {
+    concurrent_logins(store, 3, 30).await;
+}
+
+/// A logout-all racing logins leaves no session that was issued before it started.
+pub async fn logout_all_racing_logins_leaves_nothing_issued_before(store: Store) {
+    let (u, t) = (user(), now());
+    let before: Vec<Session> = (0..10).map(|_| session(&u, &client(), t)).collect();
+    for s in &before {
+        put(&store, s, 1).await;
+    }
+    let mut racers = Vec::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        let s = session(&u, &client(), t);
+        racers.push(tokio::spawn(
+            async move { store.insert(&s, keep(1, t)).await },
+        ));
+    }
+    let logout = {
+        let store = store.clone();
+        let u = u.clone();
+        tokio::spawn(async move { store.remove_user(&u, None, Removal::Delete).await })
+    };
+    logout.await.unwrap().unwrap();
+    for r in racers {
+        r.await.unwrap().unwrap();
+    }
+    for s in &before {
+        assert_eq!(
+            store.get(&s.digest).await.unwrap(),
+            None,
+            "{:?} survived",
+            s.id
+        );
+    }
+}
+
+/// A renewal racing a revocation never brings the session back.
+pub async fn renew_racing_revoke_never_resurrects(store: Store) {
+    let t = now();
+    for _ in 0..20 {
+        let s = session(&user(), &client(), t);
+        put(&store, &s, 1).await;
+        let later = t.saturating_add(Duration::from_secs(7200));
+        let renew = {
+            let (store, id) = (store.clone(), s.id.clone());
+            tokio::spawn(async move { store.extend(&id, Some(later), later).await })
+        };
+        let revoke = {
+            let (store, id) = (store.clone(), s.id.clone());
+            tokio::spawn(async move { store.remove(&id, Removal::Delete).await })
+        };
+        renew.await.unwrap().unwrap();
+        assert!(revoke.await.unwrap().unwrap().is_some());
+        assert_eq!(store.get(&s.digest).await.unwrap(), None);
+        assert_eq!(store.get_by_id(&s.id).await.unwrap(), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! The conformance suites against the in-memory store, the cache in front of it, and the
+//! in-memory throttle.
+
+use std::sync::Arc;
+
+use durin_core::{CachedTokenStore, MemoryStore, MemoryThrottle};
+
+async fn memory() -> Arc<MemoryStore> {
+    Arc::new(MemoryStore::new())
+}
+
+async fn cached() -> Arc<CachedTokenStore<MemoryStore>> {
+    Arc::new(CachedTokenStore::new(MemoryStore::new()))
+}
+
+async fn throttle() -> Arc<MemoryThrottle> {
+    Arc::new(MemoryThrottle::new())
+}
+
+mod memory {
+    use super::memory;
+    durin_core::token_store_tests!(memory);
+    durin_core::client_store_tests!(memory);
+    durin_core::session_admin_tests!(memory);
+}
+
+mod cached {
+    use super::cached;
+    durin_core::token_store_tests!(cached);
+    durin_core::session_admin_tests!(cached);
+}
+
+mod memory_throttle {
+    use super::throttle;
+    durin_core::throttle_tests!(throttle);
+}
