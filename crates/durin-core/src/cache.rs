@@ -190,11 +190,11 @@ impl<S: TokenStore> CachedTokenStore<S> {
         }
         let invalidation = Invalidation::Digests(digests);
         self.apply(&invalidation).await;
-        if let Some(channel) = &self.channel {
-            if let Err(error) = channel.publish(&invalidation).await {
-                // The TTL ceiling bounds the staleness on other nodes.
-                tracing::warn!(%error, "could not publish a cache invalidation");
-            }
+        if let Some(channel) = &self.channel
+            && let Err(error) = channel.publish(&invalidation).await
+        {
+            // The TTL ceiling bounds the staleness on other nodes.
+            tracing::warn!(%error, "could not publish a cache invalidation");
         }
     }
 
@@ -235,15 +235,15 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         }
         let epoch = self.epoch.load(Ordering::Acquire);
         let found = self.inner.get(digest).await?;
-        if let Some(session) = &found {
-            if session.revoked_at.is_none() {
-                self.ids.insert(session.id.clone(), *digest).await;
-                self.cache.insert(*digest, Arc::new(session.clone())).await;
-                if self.epoch.load(Ordering::Acquire) != epoch {
-                    // An invalidation ran while we were at the store: what we read may
-                    // be the state it ended. Drop it rather than serve it.
-                    self.cache.invalidate(digest).await;
-                }
+        if let Some(session) = &found
+            && session.revoked_at.is_none()
+        {
+            self.ids.insert(session.id.clone(), *digest).await;
+            self.cache.insert(*digest, Arc::new(session.clone())).await;
+            if self.epoch.load(Ordering::Acquire) != epoch {
+                // An invalidation ran while we were at the store: what we read may be
+                // the state it ended. Drop it rather than serve it.
+                self.cache.invalidate(digest).await;
             }
         }
         Ok(found)

@@ -336,10 +336,10 @@ impl Durin {
     /// # Errors
     /// [`AuthError::Unavailable`] when the store fails.
     pub async fn client(&self, name: &ClientName) -> Result<Option<Arc<Client>>, AuthError> {
-        if self.inner.cache_clients {
-            if let Some(client) = self.inner.client_cache.get(name).await {
-                return Ok(Some(client));
-            }
+        if self.inner.cache_clients
+            && let Some(client) = self.inner.client_cache.get(name).await
+        {
+            return Ok(Some(client));
         }
         let Some(client) = self.inner.clients.get_client(name).await? else {
             return Ok(None);
@@ -587,7 +587,7 @@ impl Durin {
                 self.revoke_family(&id).await?;
                 return Err(AuthError::InvalidToken(InvalidReason::RefreshReused));
             }
-            Some(RefreshLookup::Current(session)) => session,
+            Some(RefreshLookup::Current(session)) => *session,
         };
         let now = self.inner.clock.now();
         let refresh_live = session

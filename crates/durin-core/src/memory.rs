@@ -190,7 +190,7 @@ impl TokenStore for MemoryStore {
             .get(digest)
             .and_then(|id| sessions.by_id.get(id))
         {
-            return Ok(Some(RefreshLookup::Current(session.clone())));
+            return Ok(Some(RefreshLookup::Current(Box::new(session.clone()))));
         }
         Ok(sessions
             .rotated

@@ -132,12 +132,11 @@ impl<'de> Deserialize<'de> for Rate {
 
 /// Parses the `Display` form of a rate, including the `N/Xms` form for odd periods.
 fn parse_rate_any(s: &str) -> Result<Rate, ParseError> {
-    if let Some((count, rest)) = s.split_once('/') {
-        if let Some(ms) = rest.strip_suffix("ms") {
-            if let (Ok(count), Ok(ms)) = (count.parse::<u32>(), ms.parse::<u64>()) {
-                return Rate::new(count, Duration::from_millis(ms));
-            }
-        }
+    if let Some((count, rest)) = s.split_once('/')
+        && let Some(ms) = rest.strip_suffix("ms")
+        && let (Ok(count), Ok(ms)) = (count.parse::<u32>(), ms.parse::<u64>())
+    {
+        return Rate::new(count, Duration::from_millis(ms));
     }
     s.parse()
 }
@@ -242,7 +241,7 @@ pub fn format_duration(d: Duration) -> String {
     }
     let secs = d.as_secs();
     for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs % size == 0 {
+        if secs.is_multiple_of(size) {
             return format!("{}{unit}", secs / size);
         }
     }

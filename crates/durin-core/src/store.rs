@@ -95,7 +95,7 @@ pub struct Rotation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshLookup {
     /// The session's current refresh token.
-    Current(Session),
+    Current(Box<Session>),
     /// A refresh token that was already rotated away: whoever presents it holds a
     /// stolen or replayed copy, and the whole session must be revoked.
     Rotated(SessionId),

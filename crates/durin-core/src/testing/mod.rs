@@ -7,7 +7,7 @@
 //! of an `async fn() -> Arc<S>` returning a ready store; cases isolate themselves with
 //! random user ids and client names, so one shared database serves them all.
 //!
-//! ```ignore
+//! ```text
 //! async fn store() -> std::sync::Arc<MyStore> { std::sync::Arc::new(MyStore::connect(URL).await.unwrap()) }
 //! durin_core::token_store_tests!(store);
 //! durin_core::client_store_tests!(store);

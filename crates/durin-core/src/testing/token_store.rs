@@ -264,7 +264,7 @@ pub async fn rotate_replaces_both_tokens_and_remembers_the_old_refresh(store: St
     put(&store, &s, 1).await;
     assert_eq!(
         store.get_by_refresh(&first_refresh).await.unwrap(),
-        Some(RefreshLookup::Current(s.clone()))
+        Some(RefreshLookup::Current(Box::new(s.clone())))
     );
     let at = t.saturating_add(Duration::from_secs(60));
     let rotation = Rotation {
@@ -308,7 +308,7 @@ pub async fn rotate_replaces_both_tokens_and_remembers_the_old_refresh(store: St
             .get_by_refresh(&rotation.refresh_digest)
             .await
             .unwrap(),
-        Some(RefreshLookup::Current(rotated))
+        Some(RefreshLookup::Current(Box::new(rotated)))
     );
 }
 
