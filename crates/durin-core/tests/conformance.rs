@@ -22,6 +22,7 @@ mod memory {
     durin_core::token_store_tests!(memory);
     durin_core::client_store_tests!(memory);
     durin_core::session_admin_tests!(memory);
+    durin_core::service_tests!(memory);
 }
 
 mod cached {

@@ -16,6 +16,7 @@
 //! To run a suite for two backends in one file, wrap each call in its own module.
 
 pub mod client_store;
+pub mod service;
 pub mod session_admin;
 pub mod throttle;
 pub mod token_store;
@@ -216,5 +217,56 @@ macro_rules! throttle_tests {
                 retry_after_is_within_one_emission_interval,
             ]
         );
+    };
+}
+
+/// Runs the [`service`] suite: the `Durin` service end to end over the store returned by
+/// `$factory` (which must implement both `TokenStore` and `ClientStore`).
+#[macro_export]
+macro_rules! service_tests {
+    ($factory:path) => {
+        $crate::__durin_service!(
+            $factory,
+            [
+                login_then_authenticate,
+                second_login_replaces_the_first_token,
+                expired_token_is_rejected_as_expired,
+                remove_policy_deletes_expired_sessions,
+                renew_extends_up_to_the_max_lifetime,
+                renewal_none_refuses_renew,
+                sliding_renewal_is_debounced,
+                logout_is_immediate_even_through_the_cache,
+                logout_all_counts_and_isolates,
+                sessions_list_and_revoke,
+                refresh_rotates_and_reuse_revokes_the_family,
+                api_keys_follow_the_api_access_client,
+                api_keys_need_configuration,
+                transports_are_not_interchangeable,
+                key_rotation_keeps_sessions,
+                hook_can_veto_authentication,
+                scopes_are_checked_at_login,
+                throttle_uses_the_client_rate,
+                last_use_is_tracked_and_debounced,
+                concurrent_logins_through_the_service_leave_one,
+            ]
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __durin_service {
+    ($factory:path, [$($case:ident),* $(,)?]) => {
+        #[allow(unreachable_pub, missing_docs)]
+        mod service {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    $crate::testing::service::$case($factory().await).await;
+                }
+            )*
+        }
     };
 }

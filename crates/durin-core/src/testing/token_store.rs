@@ -430,15 +430,8 @@ pub async fn purge_deletes_only_long_expired_sessions(store: Store) {
         put(&store, s, 5).await;
     }
     let cutoff = t.saturating_sub(Duration::from_secs(3600));
-    let mut purged = 0;
-    loop {
-        let n = store.purge_expired(cutoff, 1000).await.unwrap();
-        purged += n;
-        if n < 1000 {
-            break;
-        }
-    }
-    assert!(purged >= 1);
+    // (Stores with native expiry may have dropped `long_gone` already.)
+    while store.purge_expired(cutoff, 1000).await.unwrap() == 1000 {}
     assert_eq!(store.get(&long_gone.digest).await.unwrap(), None);
     for s in [&recently, &live, &forever] {
         assert!(store.get(&s.digest).await.unwrap().is_some(), "{:?}", s.id);
@@ -474,7 +467,8 @@ pub async fn purge_respects_the_batch_size(store: Store) {
         put(&store, &s, 5).await;
     }
     let cutoff = t.saturating_sub(Duration::from_secs(3600));
-    assert_eq!(store.purge_expired(cutoff, 2).await.unwrap(), 2);
+    // At most the batch (stores with native expiry may have dropped some already).
+    assert!(store.purge_expired(cutoff, 2).await.unwrap() <= 2);
     while store.purge_expired(cutoff, 1000).await.unwrap() == 1000 {}
     assert!(store.list_by_user(&u).await.unwrap().is_empty());
 }

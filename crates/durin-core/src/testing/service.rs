@@ -1,0 +1,663 @@
+//! End-to-end behaviours of the [`Durin`] service over a real store; see
+//! [`crate::service_tests`]. Time is a [`ManualClock`], so nothing sleeps.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{client, user};
+use crate::{
+    AuthError, CachedTokenStore, Client, ClientName, ClientStore, DigestKey, Durin, DurinBuilder,
+    Event, EventHook, ExpiredPolicy, InvalidReason, LoginOptions, ManualClock, MemoryThrottle,
+    Renewal, SessionId, TokenStore, Transport, UserId, Veto,
+};
+
+/// A store that holds both sessions and clients.
+pub trait FullStore: TokenStore + ClientStore {}
+impl<T: TokenStore + ClientStore> FullStore for T {}
+
+struct Fixture {
+    durin: Durin,
+    clock: ManualClock,
+    web: ClientName,
+}
+
+fn builder<S: FullStore>(store: Arc<S>, clock: &ManualClock) -> DurinBuilder {
+    Durin::builder(store.clone(), store, DigestKey::generate("test"))
+        .clock(Arc::new(clock.clone()))
+        .client_cache_ttl(Duration::ZERO)
+}
+
+async fn fixture_with<S: FullStore>(
+    store: Arc<S>,
+    client: Client,
+    configure: impl FnOnce(DurinBuilder) -> DurinBuilder,
+) -> Fixture {
+    let clock = ManualClock::starting_now();
+    let durin = configure(builder(store, &clock)).build();
+    durin.clients().create_client(&client).await.unwrap();
+    Fixture {
+        durin,
+        clock,
+        web: client.name,
+    }
+}
+
+async fn fixture<S: FullStore>(store: Arc<S>, client: Client) -> Fixture {
+    fixture_with(store, client, |b| b).await
+}
+
+fn opts() -> LoginOptions {
+    LoginOptions::default()
+}
+
+/// Login issues a token that authenticates as the user, through the client.
+pub async fn login_then_authenticate<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store, Client::new(client())).await;
+    let u = user();
+    let login = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    assert_eq!(format!("{:?}", login.token), "TokenString([redacted])");
+    let auth = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    assert_eq!(auth.user_id, u);
+    assert_eq!(auth.client.name, f.web);
+    assert_eq!(auth.session.id, login.session.id);
+    assert_eq!(
+        login.session.expires_at,
+        Some(
+            login
+                .session
+                .created_at
+                .saturating_add(Duration::from_secs(86_400))
+        )
+    );
+}
+
+/// A second login for the same (user, client) revokes the first token (durin's model).
+pub async fn second_login_replaces_the_first_token<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store, Client::new(client())).await;
+    let u = user();
+    let first = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    let second = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    assert_ne!(first.token.expose_secret(), second.token.expose_secret());
+    let err = f
+        .durin
+        .authenticate(&first.token, Transport::Header)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::InvalidToken(_)), "{err:?}");
+    f.durin
+        .authenticate(&second.token, Transport::Header)
+        .await
+        .unwrap();
+}
+
+/// An expired token answers "expired" (repeatedly, under the default policy) and never
+/// authenticates; a new login never hands back an expired token.
+pub async fn expired_token_is_rejected_as_expired<S: FullStore>(store: Arc<S>) {
+    let f = fixture(
+        store,
+        Client::new(client()).with_token_ttl(Some(Duration::from_secs(60))),
+    )
+    .await;
+    let u = user();
+    let login = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    f.clock.advance(Duration::from_secs(61));
+    for _ in 0..2 {
+        let err = f
+            .durin
+            .authenticate(&login.token, Transport::Header)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::Expired), "{err:?}");
+    }
+    let fresh = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    assert!(fresh.session.expires_at > Some(f.clock_now()));
+    f.durin
+        .authenticate(&fresh.token, Transport::Header)
+        .await
+        .unwrap();
+}
+
+impl Fixture {
+    fn clock_now(&self) -> crate::Timestamp {
+        use crate::Clock;
+        self.clock.now()
+    }
+}
+
+/// With `ExpiredPolicy::Remove` the first rejection deletes the session (durin's way).
+pub async fn remove_policy_deletes_expired_sessions<S: FullStore>(store: Arc<S>) {
+    let client = Client::new(client()).with_token_ttl(Some(Duration::from_secs(60)));
+    let f = fixture_with(store, client, |b| b.expired_policy(ExpiredPolicy::Remove)).await;
+    let login = f.durin.login(&user(), &f.web, opts()).await.unwrap();
+    f.clock.advance(Duration::from_secs(61));
+    let err = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::Expired), "{err:?}");
+    let err = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::InvalidToken(_)), "{err:?}");
+}
+
+/// Explicit renewal moves the expiry to now + TTL, never past the max lifetime.
+pub async fn renew_extends_up_to_the_max_lifetime<S: FullStore>(store: Arc<S>) {
+    let client = Client::new(client())
+        .with_token_ttl(Some(Duration::from_secs(600)))
+        .with_max_lifetime(Some(Duration::from_secs(900)));
+    let f = fixture(store, client).await;
+    let login = f.durin.login(&user(), &f.web, opts()).await.unwrap();
+    let created = login.session.created_at;
+    f.clock.advance(Duration::from_secs(100));
+    let auth = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    let renewed = f.durin.renew(&auth).await.unwrap();
+    assert_eq!(
+        renewed.expires_at,
+        Some(created.saturating_add(Duration::from_secs(700)))
+    );
+    f.clock.advance(Duration::from_secs(500));
+    let auth = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    let capped = f.durin.renew(&auth).await.unwrap();
+    assert_eq!(
+        capped.expires_at,
+        Some(created.saturating_add(Duration::from_secs(900)))
+    );
+    f.clock.advance(Duration::from_secs(301));
+    let err = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::Expired), "{err:?}");
+}
+
+/// A client with `Renewal::None` refuses renewal.
+pub async fn renewal_none_refuses_renew<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store, Client::new(client()).with_renewal(Renewal::None)).await;
+    let login = f.durin.login(&user(), &f.web, opts()).await.unwrap();
+    let auth = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.durin.renew(&auth).await,
+        Err(AuthError::RenewalNotAllowed)
+    ));
+}
+
+/// Sliding renewal moves the expiry on use, at most once per interval.
+pub async fn sliding_renewal_is_debounced<S: FullStore>(store: Arc<S>) {
+    let client = Client::new(client())
+        .with_token_ttl(Some(Duration::from_secs(600)))
+        .with_renewal(Renewal::Sliding {
+            min_interval: Duration::from_secs(60),
+        });
+    let f = fixture(store, client).await;
+    let login = f.durin.login(&user(), &f.web, opts()).await.unwrap();
+    let first_expiry = login.session.expires_at;
+    f.clock.advance(Duration::from_secs(30));
+    let auth = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    assert_eq!(
+        auth.session.expires_at, first_expiry,
+        "no write within the interval"
+    );
+    f.clock.advance(Duration::from_secs(40));
+    let auth = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    assert_eq!(
+        auth.session.expires_at,
+        Some(f.clock_now().saturating_add(Duration::from_secs(600)))
+    );
+    // Used every 5 minutes, a 10-minute token lives on.
+    for _ in 0..5 {
+        f.clock.advance(Duration::from_secs(300));
+        f.durin
+            .authenticate(&login.token, Transport::Header)
+            .await
+            .unwrap();
+    }
+}
+
+/// Logout ends the session at once — through the cache too.
+pub async fn logout_is_immediate_even_through_the_cache<S: FullStore>(store: Arc<S>) {
+    let clock = ManualClock::starting_now();
+    let cached = Arc::new(CachedTokenStore::new(store.clone()));
+    let durin = Durin::builder(cached, store.clone(), DigestKey::generate("k"))
+        .clock(Arc::new(clock))
+        .build();
+    let web = Client::new(client());
+    durin.clients().create_client(&web).await.unwrap();
+    let login = durin.login(&user(), &web.name, opts()).await.unwrap();
+    let auth = durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    // Served from the cache now.
+    durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    durin.logout(&auth).await.unwrap();
+    let err = durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::InvalidToken(_)), "{err:?}");
+}
+
+/// Logout-all ends every session of the user, all clients, and returns the count;
+/// `logout_all_except` keeps the current one. Other users are untouched.
+pub async fn logout_all_counts_and_isolates<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store, Client::new(client())).await;
+    let mobile = Client::new(client());
+    f.durin.clients().create_client(&mobile).await.unwrap();
+    let (u, other) = (user(), user());
+    let a = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    let b = f.durin.login(&u, &mobile.name, opts()).await.unwrap();
+    let theirs = f.durin.login(&other, &f.web, opts()).await.unwrap();
+    assert_eq!(
+        f.durin.logout_all_except(&u, &a.session.id).await.unwrap(),
+        1
+    );
+    f.durin
+        .authenticate(&a.token, Transport::Header)
+        .await
+        .unwrap();
+    assert!(
+        f.durin
+            .authenticate(&b.token, Transport::Header)
+            .await
+            .is_err()
+    );
+    assert_eq!(f.durin.logout_all(&u).await.unwrap(), 1);
+    assert!(
+        f.durin
+            .authenticate(&a.token, Transport::Header)
+            .await
+            .is_err()
+    );
+    f.durin
+        .authenticate(&theirs.token, Transport::Header)
+        .await
+        .unwrap();
+}
+
+/// Sessions list only the caller's live sessions; revoking another works, revoking
+/// the current one or someone else's does not.
+pub async fn sessions_list_and_revoke<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store, Client::new(client()).with_max_tokens_per_user(3)).await;
+    let (u, other) = (user(), user());
+    let a = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    f.clock.advance(Duration::from_millis(5));
+    let b = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    let theirs = f.durin.login(&other, &f.web, opts()).await.unwrap();
+    let listed: Vec<SessionId> = f
+        .durin
+        .sessions(&u)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, vec![a.session.id.clone(), b.session.id.clone()]);
+    let current = Some(&a.session.id);
+    assert!(matches!(
+        f.durin.revoke_session(&u, &a.session.id, current).await,
+        Err(AuthError::CurrentSession)
+    ));
+    assert!(matches!(
+        f.durin
+            .revoke_session(&u, &theirs.session.id, current)
+            .await,
+        Err(AuthError::NotFound)
+    ));
+    f.durin
+        .revoke_session(&u, &b.session.id, current)
+        .await
+        .unwrap();
+    assert!(
+        f.durin
+            .authenticate(&b.token, Transport::Header)
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        f.durin.revoke_session(&u, &b.session.id, current).await,
+        Err(AuthError::NotFound)
+    ));
+    f.durin
+        .authenticate(&theirs.token, Transport::Header)
+        .await
+        .unwrap();
+}
+
+/// Refresh rotates both tokens; reusing a rotated refresh token revokes the session.
+pub async fn refresh_rotates_and_reuse_revokes_the_family<S: FullStore>(store: Arc<S>) {
+    let client = Client::new(client())
+        .with_token_ttl(Some(Duration::from_secs(60)))
+        .with_refresh_ttl(Some(Duration::from_secs(3600)));
+    let f = fixture(store, client).await;
+    let login = f.durin.login(&user(), &f.web, opts()).await.unwrap();
+    let refresh = login
+        .refresh_token
+        .clone()
+        .expect("client issues refresh tokens");
+    f.clock.advance(Duration::from_secs(120));
+    assert!(matches!(
+        f.durin.authenticate(&login.token, Transport::Header).await,
+        Err(AuthError::Expired)
+    ));
+    let rotated = f.durin.refresh(&refresh).await.unwrap();
+    assert_eq!(rotated.session.id, login.session.id);
+    f.durin
+        .authenticate(&rotated.token, Transport::Header)
+        .await
+        .unwrap();
+    // The old refresh token again: a replay. The whole session goes.
+    let err = f.durin.refresh(&refresh).await.unwrap_err();
+    assert!(
+        matches!(err, AuthError::InvalidToken(InvalidReason::RefreshReused)),
+        "{err:?}"
+    );
+    assert!(
+        f.durin
+            .authenticate(&rotated.token, Transport::Header)
+            .await
+            .is_err()
+    );
+    let new_refresh = rotated.refresh_token.unwrap();
+    assert!(f.durin.refresh(&new_refresh).await.is_err());
+}
+
+/// API keys: one per user, get/create/delete against the API-access client.
+pub async fn api_keys_follow_the_api_access_client<S: FullStore>(store: Arc<S>) {
+    let api = Client::new(client()).with_token_ttl(None);
+    let name = api.name.clone();
+    let f = fixture_with(store, api, |b| b.api_access_client(Some(name))).await;
+    let u = user();
+    assert!(matches!(
+        f.durin.api_key(&u).await,
+        Err(AuthError::NotFound)
+    ));
+    let key = f.durin.create_api_key(&u, opts()).await.unwrap();
+    assert_eq!(key.session.expires_at, None);
+    assert!(matches!(
+        f.durin.create_api_key(&u, opts()).await,
+        Err(AuthError::AlreadyExists)
+    ));
+    assert_eq!(f.durin.api_key(&u).await.unwrap().id, key.session.id);
+    f.durin
+        .authenticate(&key.token, Transport::Header)
+        .await
+        .unwrap();
+    f.durin.delete_api_key(&u).await.unwrap();
+    assert!(
+        f.durin
+            .authenticate(&key.token, Transport::Header)
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        f.durin.delete_api_key(&u).await,
+        Err(AuthError::NotFound)
+    ));
+}
+
+/// Without an API-access client the API-key operations say so.
+pub async fn api_keys_need_configuration<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store, Client::new(client())).await;
+    assert!(matches!(
+        f.durin.api_key(&user()).await,
+        Err(AuthError::NotConfigured(_))
+    ));
+}
+
+/// A token issued for the cookie is refused in the header and the reverse.
+pub async fn transports_are_not_interchangeable<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store, Client::new(client())).await;
+    let login = f
+        .durin
+        .login(
+            &user(),
+            &f.web,
+            LoginOptions {
+                transport: Transport::Cookie,
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.durin.authenticate(&login.token, Transport::Header).await,
+        Err(AuthError::InvalidToken(InvalidReason::WrongTransport))
+    ));
+    f.durin
+        .authenticate(&login.token, Transport::Cookie)
+        .await
+        .unwrap();
+}
+
+/// Tokens issued under a previous key keep working after rotation and are re-digested.
+pub async fn key_rotation_keeps_sessions<S: FullStore>(store: Arc<S>) {
+    let old_key = DigestKey::generate("old");
+    let web = Client::new(client());
+    let before = Durin::builder(store.clone(), store.clone(), old_key.clone()).build();
+    before.clients().create_client(&web).await.unwrap();
+    let login = before.login(&user(), &web.name, opts()).await.unwrap();
+    let after = Durin::builder(store.clone(), store, DigestKey::generate("new"))
+        .previous_key(old_key)
+        .build();
+    let auth = after
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    assert_ne!(auth.session.digest, login.session.digest, "re-digested");
+    after
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    // The old service no longer finds it under the old digest.
+    assert!(
+        before
+            .authenticate(&login.token, Transport::Header)
+            .await
+            .is_err()
+    );
+}
+
+struct DenyUser(UserId);
+
+#[async_trait]
+impl EventHook for DenyUser {
+    async fn on_event(&self, event: Event<'_>) -> Result<(), Veto> {
+        match event {
+            Event::Authenticated { session, .. } if session.user_id == self.0 => {
+                Err(Veto("user deactivated".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An event hook can veto authentication (a deactivated user).
+pub async fn hook_can_veto_authentication<S: FullStore>(store: Arc<S>) {
+    let banned = user();
+    let hook = Arc::new(DenyUser(banned.clone()));
+    let f = fixture_with(store, Client::new(client()), |b| b.hook(hook)).await;
+    let login = f.durin.login(&banned, &f.web, opts()).await.unwrap();
+    assert!(matches!(
+        f.durin.authenticate(&login.token, Transport::Header).await,
+        Err(AuthError::Vetoed(_))
+    ));
+    let fine = f.durin.login(&user(), &f.web, opts()).await.unwrap();
+    f.durin
+        .authenticate(&fine.token, Transport::Header)
+        .await
+        .unwrap();
+}
+
+/// Scopes: requested scopes must be allowed by the client.
+pub async fn scopes_are_checked_at_login<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store, Client::new(client()).with_scopes(["read"])).await;
+    let u = user();
+    let read = f
+        .durin
+        .login(
+            &u,
+            &f.web,
+            LoginOptions {
+                scopes: Some(vec!["read".into()]),
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    let auth = f
+        .durin
+        .authenticate(&read.token, Transport::Header)
+        .await
+        .unwrap();
+    assert!(auth.has_scope("read") && !auth.has_scope("write"));
+    assert!(matches!(
+        f.durin
+            .login(
+                &u,
+                &f.web,
+                LoginOptions {
+                    scopes: Some(vec!["write".into()]),
+                    ..opts()
+                }
+            )
+            .await,
+        Err(AuthError::Forbidden)
+    ));
+}
+
+/// The per-(user, client) throttle admits the client's burst, then refuses.
+pub async fn throttle_uses_the_client_rate<S: FullStore>(store: Arc<S>) {
+    let client = Client::new(client()).with_throttle_rate(Some("2/m".parse().unwrap()));
+    let f = fixture_with(store, client, |b| {
+        b.throttle(Arc::new(MemoryThrottle::new()))
+    })
+    .await;
+    let login = f.durin.login(&user(), &f.web, opts()).await.unwrap();
+    let auth = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    f.durin.throttle(&auth).await.unwrap();
+    f.durin.throttle(&auth).await.unwrap();
+    assert!(matches!(
+        f.durin.throttle(&auth).await,
+        Err(AuthError::Throttled { .. })
+    ));
+}
+
+/// `last_used_at` is recorded when tracking is on, at most once per debounce interval.
+pub async fn last_use_is_tracked_and_debounced<S: FullStore>(store: Arc<S>) {
+    let f = fixture_with(store, Client::new(client()), |b| {
+        b.track_last_used(Some(Duration::from_secs(60)))
+    })
+    .await;
+    let u = user();
+    let login = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    let first = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    let t0 = first.session.last_used_at.expect("recorded");
+    f.clock.advance(Duration::from_secs(10));
+    f.durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    let stored = f.durin.sessions(&u).await.unwrap().remove(0);
+    assert_eq!(stored.last_used_at, Some(t0), "debounced");
+    f.clock.advance(Duration::from_secs(60));
+    f.durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    let stored = f.durin.sessions(&u).await.unwrap().remove(0);
+    assert!(stored.last_used_at > Some(t0));
+}
+
+/// Purge removes sessions expired past the grace period, and only those.
+///
+/// Not part of [`crate::service_tests`]: purge is global, so on a backend shared by
+/// parallel tests it would delete other cases' recently expired sessions.
+pub async fn purge_expired_honours_the_grace_period<S: FullStore>(store: Arc<S>) {
+    let client = Client::new(client()).with_token_ttl(Some(Duration::from_secs(60)));
+    let f = fixture(store, client).await;
+    let u = user();
+    let login = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    f.clock.advance(Duration::from_secs(61 + 1800));
+    f.durin.purge_expired().await.unwrap();
+    assert!(matches!(
+        f.durin.authenticate(&login.token, Transport::Header).await,
+        Err(AuthError::Expired)
+    ));
+    f.clock.advance(Duration::from_secs(1801));
+    assert!(f.durin.purge_expired().await.unwrap() >= 1);
+    assert!(matches!(
+        f.durin.authenticate(&login.token, Transport::Header).await,
+        Err(AuthError::InvalidToken(_))
+    ));
+    assert!(f.durin.sessions(&u).await.unwrap().is_empty());
+}
+
+/// Concurrent logins through the service leave exactly one live token.
+pub async fn concurrent_logins_through_the_service_leave_one<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store, Client::new(client())).await;
+    let u = user();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (durin, u, web) = (f.durin.clone(), u.clone(), f.web.clone());
+            tokio::spawn(async move { durin.login(&u, &web, LoginOptions::default()).await })
+        })
+        .collect();
+    let mut logins = Vec::new();
+    for t in tasks {
+        logins.push(t.await.unwrap().unwrap());
+    }
+    let mut working = 0;
+    for login in &logins {
+        if f.durin
+            .authenticate(&login.token, Transport::Header)
+            .await
+            .is_ok()
+        {
+            working += 1;
+        }
+    }
+    assert_eq!(working, 1);
+    assert_eq!(f.durin.sessions(&u).await.unwrap().len(), 1);
+}
