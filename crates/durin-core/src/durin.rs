@@ -1,7 +1,7 @@
 //! The `Durin` service: issue, authenticate, renew, refresh, revoke.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -213,10 +213,6 @@ impl DurinBuilder {
 
     /// Builds the service.
     pub fn build(self) -> Durin {
-        let client_cache = moka::future::Cache::builder()
-            .max_capacity(10_000)
-            .time_to_live(self.client_cache_ttl.max(Duration::from_millis(1)))
-            .build();
         Durin {
             inner: Arc::new(Inner {
                 tokens: self.tokens,
@@ -232,8 +228,8 @@ impl DurinBuilder {
                 track_last_used: self.track_last_used,
                 hook: self.hook,
                 api_access_client: self.api_access_client,
-                cache_clients: !self.client_cache_ttl.is_zero(),
-                client_cache,
+                client_cache_ttl: self.client_cache_ttl,
+                client_cache: std::sync::RwLock::new(std::collections::HashMap::new()),
                 cross_transport: self.cross_transport,
                 purge_batch: self.purge_batch,
             }),
@@ -261,8 +257,10 @@ struct Inner {
     track_last_used: Option<Duration>,
     hook: Option<Arc<dyn EventHook>>,
     api_access_client: Option<ClientName>,
-    cache_clients: bool,
-    client_cache: moka::future::Cache<ClientName, Arc<Client>>,
+    client_cache_ttl: Duration,
+    /// A handful of clients, read on every request: a plain map behind a read lock is
+    /// several times cheaper than a general-purpose cache here.
+    client_cache: std::sync::RwLock<std::collections::HashMap<ClientName, (Arc<Client>, Instant)>>,
     cross_transport: bool,
     purge_batch: u32,
 }
@@ -336,27 +334,45 @@ impl Durin {
     /// # Errors
     /// [`AuthError::Unavailable`] when the store fails.
     pub async fn client(&self, name: &ClientName) -> Result<Option<Arc<Client>>, AuthError> {
-        if self.inner.cache_clients
-            && let Some(client) = self.inner.client_cache.get(name).await
-        {
-            return Ok(Some(client));
+        let ttl = self.inner.client_cache_ttl;
+        if !ttl.is_zero() {
+            let cache = self
+                .inner
+                .client_cache
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some((client, fetched)) = cache.get(name)
+                && fetched.elapsed() < ttl
+            {
+                return Ok(Some(client.clone()));
+            }
         }
         let Some(client) = self.inner.clients.get_client(name).await? else {
             return Ok(None);
         };
         let client = Arc::new(client);
-        if self.inner.cache_clients {
-            self.inner
+        if !ttl.is_zero() {
+            let mut cache = self
+                .inner
                 .client_cache
-                .insert(name.clone(), client.clone())
-                .await;
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= 10_000 {
+                // Clients are configuration, not data: a flood of names is a misuse.
+                cache.clear();
+            }
+            cache.insert(name.clone(), (client.clone(), Instant::now()));
         }
         Ok(Some(client))
     }
 
     /// Drops `name` from this process's client cache.
-    pub async fn forget_client(&self, name: &ClientName) {
-        self.inner.client_cache.invalidate(name).await;
+    pub fn forget_client(&self, name: &ClientName) {
+        self.inner
+            .client_cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
     }
 
     /// Issues a new token for `user` through `client`.

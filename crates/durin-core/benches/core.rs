@@ -1,0 +1,178 @@
+//! Lookup costs of durin-core, each beside the bare HMAC digest measured in the same run.
+//!
+//! Run with `cargo bench -p durin-core --bench core`. Scenarios: `parse`, `digest`
+//! (the raw baseline), `verify-valid` (authenticate on MemoryStore), `verify-cached`
+//! (authenticate on CachedTokenStore over MemoryStore), `verify-invalid` (a malformed
+//! token, rejected before any I/O). After criterion's report, the bench prints each
+//! scenario's mean as a ratio to the digest.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group};
+use durin_core::{
+    CachedTokenStore, Client, ClientName, DigestKey, Durin, LoginOptions, MemoryStore, TokenHasher,
+    TokenPrefix, TokenString, Transport, UserId,
+};
+use tokio::runtime::Runtime;
+
+struct Setup {
+    rt: Runtime,
+    plain: Durin,
+    cached: Durin,
+    token_plain: TokenString,
+    token_cached: TokenString,
+    hasher: TokenHasher,
+}
+
+fn setup() -> Setup {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let key = DigestKey::generate("bench");
+    let web = Client::new(ClientName::new("web").unwrap()).with_max_tokens_per_user(2);
+    let (plain, cached, token_plain, token_cached) = rt.block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let plain = Durin::builder(store.clone(), store.clone(), key.clone()).build();
+        let cached_store = Arc::new(CachedTokenStore::new(store.clone()));
+        let cached = Durin::builder(cached_store, store.clone(), key.clone()).build();
+        plain.clients().create_client(&web).await.unwrap();
+        // Realistic population: 10,000 other sessions.
+        for i in 0..10_000 {
+            let user = UserId::new(format!("u{i}")).unwrap();
+            plain
+                .login(&user, &web.name, LoginOptions::default())
+                .await
+                .unwrap();
+        }
+        let me = UserId::new("me").unwrap();
+        let a = plain
+            .login(&me, &web.name, LoginOptions::default())
+            .await
+            .unwrap();
+        let b = plain
+            .login(&me, &web.name, LoginOptions::default())
+            .await
+            .unwrap();
+        (plain, cached, a.token, b.token)
+    });
+    Setup {
+        rt,
+        plain,
+        cached,
+        token_plain,
+        token_cached,
+        hasher: TokenHasher::new(key),
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let s = setup();
+    let text = s.token_plain.expose_secret().to_owned();
+    let malformed = format!("{}x", &text[..text.len() - 1]);
+    c.bench_function("parse", |b| {
+        b.iter(|| TokenString::parse(black_box(&text)).unwrap())
+    });
+    c.bench_function("digest", |b| {
+        b.iter(|| s.hasher.digest(black_box(&s.token_plain)))
+    });
+    c.bench_function("generate", |b| {
+        b.iter(|| TokenString::generate(&TokenPrefix::default()))
+    });
+    c.bench_function("verify-valid", |b| {
+        b.iter(|| {
+            s.rt.block_on(
+                s.plain
+                    .authenticate(black_box(&s.token_plain), Transport::Header),
+            )
+            .unwrap()
+        })
+    });
+    c.bench_function("verify-cached", |b| {
+        b.iter(|| {
+            s.rt.block_on(
+                s.cached
+                    .authenticate(black_box(&s.token_cached), Transport::Header),
+            )
+            .unwrap()
+        })
+    });
+    c.bench_function("verify-invalid", |b| {
+        b.iter(|| {
+            s.rt.block_on(
+                s.plain
+                    .authenticate_str(black_box(&malformed), Transport::Header),
+            )
+            .unwrap_err()
+        })
+    });
+}
+
+/// Mean nanoseconds of `f` over a fixed wall-clock budget.
+fn mean_ns(mut f: impl FnMut()) -> f64 {
+    for _ in 0..1000 {
+        f();
+    }
+    let budget = Duration::from_millis(700);
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget {
+        for _ in 0..100 {
+            f();
+        }
+        n += 100;
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn ratios() {
+    let s = setup();
+    let digest = mean_ns(|| {
+        black_box(s.hasher.digest(black_box(&s.token_plain)));
+    });
+    let text = s.token_plain.expose_secret().to_owned();
+    let noop = mean_ns(|| {
+        black_box(s.rt.block_on(async { black_box(1) }));
+    });
+    let rows = [
+        ("block_on(noop) (runtime overhead)", noop),
+        (
+            "parse",
+            mean_ns(|| {
+                black_box(TokenString::parse(black_box(&text)).unwrap());
+            }),
+        ),
+        (
+            "verify-valid (MemoryStore)",
+            mean_ns(|| {
+                black_box(
+                    s.rt.block_on(s.plain.authenticate(&s.token_plain, Transport::Header))
+                        .unwrap(),
+                );
+            }),
+        ),
+        (
+            "verify-cached (CachedTokenStore)",
+            mean_ns(|| {
+                black_box(
+                    s.rt.block_on(s.cached.authenticate(&s.token_cached, Transport::Header))
+                        .unwrap(),
+                );
+            }),
+        ),
+    ];
+    println!("\nratios against the bare HMAC-SHA-256 digest ({digest:.0} ns), same run:");
+    for (name, ns) in rows {
+        println!("  {name:<34} {ns:>8.0} ns  = {:.2}x digest", ns / digest);
+    }
+}
+
+criterion_group!(core, benches);
+
+fn main() {
+    core();
+    Criterion::default().configure_from_args().final_summary();
+    ratios();
+}
