@@ -1,0 +1,352 @@
+//! How a third party brings its own backend to durin: `VecStore`, a deliberately plain
+//! store (a `Vec` of sessions and one of clients behind a mutex) that implements
+//! `TokenStore`, `ClientStore` and `SessionAdmin`, and proves itself with durin-core's
+//! conformance suites (see `tests/conformance.rs`: four macro calls).
+//!
+//! A real backend (a key-value service, a document database...) follows the same shape:
+//! make each trait method one atomic operation on the backend, and let the suites say
+//! whether it is right.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use durin_core::{
+    Client, ClientName, ClientStore, InsertPolicy, RefreshLookup, RefreshState, Removal, Rotation,
+    Session, SessionAdmin, SessionId, SessionQuery, StoreError, Timestamp, TokenDigest, TokenStore,
+    UserId,
+};
+
+/// Sessions and clients in two vectors behind one lock.
+#[derive(Debug, Default)]
+pub struct VecStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: Vec<Session>,
+    /// Refresh digests that were rotated away, with their session.
+    rotated: Vec<(TokenDigest, SessionId)>,
+    clients: Vec<Client>,
+}
+
+impl VecStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    fn position(&self, id: &SessionId) -> Option<usize> {
+        self.sessions.iter().position(|s| &s.id == id)
+    }
+
+    fn remove(&mut self, id: &SessionId, how: Removal) -> Option<Session> {
+        let i = self.position(id)?;
+        match how {
+            Removal::Delete => {
+                self.rotated.retain(|(_, owner)| owner != id);
+                Some(self.sessions.remove(i))
+            }
+            Removal::Revoke { at } => {
+                let s = &mut self.sessions[i];
+                if s.revoked_at.is_some() {
+                    return None;
+                }
+                let before = s.clone();
+                s.revoked_at = Some(at);
+                Some(before)
+            }
+        }
+    }
+
+    fn by_user(&self, user: &UserId) -> Vec<Session> {
+        let mut mine: Vec<Session> = self
+            .sessions
+            .iter()
+            .filter(|s| &s.user_id == user)
+            .cloned()
+            .collect();
+        mine.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        mine
+    }
+}
+
+#[async_trait]
+impl TokenStore for VecStore {
+    async fn insert(
+        &self,
+        session: &Session,
+        policy: InsertPolicy,
+    ) -> Result<Vec<Session>, StoreError> {
+        let mut state = self.state();
+        if state
+            .sessions
+            .iter()
+            .any(|s| s.id == session.id || s.digest == session.digest)
+        {
+            return Err(StoreError::Conflict("duplicate session".into()));
+        }
+        // One lock around count-evict-insert: the whole login is atomic.
+        let live: Vec<Session> = state
+            .by_user(&session.user_id)
+            .into_iter()
+            .filter(|s| s.is_live(policy.now))
+            .filter(|s| policy.single_login || s.client == session.client)
+            .collect();
+        let excess = if policy.single_login {
+            live.len()
+        } else {
+            live.len()
+                .saturating_sub(policy.max_per_client.max(1) as usize - 1)
+        };
+        let removed = live
+            .iter()
+            .take(excess)
+            .filter_map(|s| state.remove(&s.id, policy.removal))
+            .collect();
+        state.sessions.push(session.clone());
+        Ok(removed)
+    }
+
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .state()
+            .sessions
+            .iter()
+            .find(|s| &s.digest == digest)
+            .cloned())
+    }
+
+    async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        Ok(self.state().sessions.iter().find(|s| &s.id == id).cloned())
+    }
+
+    async fn get_by_refresh(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<RefreshLookup>, StoreError> {
+        let state = self.state();
+        if let Some(s) = state
+            .sessions
+            .iter()
+            .find(|s| s.refresh.as_ref().is_some_and(|r| &r.digest == digest))
+        {
+            return Ok(Some(RefreshLookup::Current(Box::new(s.clone()))));
+        }
+        Ok(state
+            .rotated
+            .iter()
+            .find(|(d, _)| d == digest)
+            .map(|(_, id)| RefreshLookup::Rotated(id.clone())))
+    }
+
+    async fn list_by_user(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
+        Ok(self.state().by_user(user))
+    }
+
+    async fn extend(
+        &self,
+        id: &SessionId,
+        expires_at: Option<Timestamp>,
+        renewed_at: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut state = self.state();
+        let Some(i) = state.position(id) else {
+            return Ok(None);
+        };
+        let s = &mut state.sessions[i];
+        if s.revoked_at.is_some() {
+            return Ok(None);
+        }
+        s.expires_at = expires_at;
+        s.renewed_at = Some(renewed_at);
+        Ok(Some(s.clone()))
+    }
+
+    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(i) = state.position(id) {
+            state.sessions[i].last_used_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn rekey(
+        &self,
+        id: &SessionId,
+        old: &TokenDigest,
+        new: &TokenDigest,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if state.sessions.iter().any(|s| &s.digest == new) {
+            return Ok(false);
+        }
+        match state.position(id) {
+            Some(i) if &state.sessions[i].digest == old => {
+                state.sessions[i].digest = *new;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        presented: &TokenDigest,
+        rotation: &Rotation,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut state = self.state();
+        let Some(i) = state.position(id) else {
+            return Ok(None);
+        };
+        let s = &mut state.sessions[i];
+        let current = s.refresh.as_ref().map(|r| r.digest);
+        if s.revoked_at.is_some() || current != Some(*presented) {
+            return Ok(None);
+        }
+        s.digest = rotation.digest;
+        s.expires_at = rotation.expires_at;
+        s.renewed_at = Some(rotation.at);
+        s.refresh = Some(RefreshState {
+            digest: rotation.refresh_digest,
+            expires_at: rotation.refresh_expires_at,
+        });
+        let updated = s.clone();
+        state.rotated.push((*presented, id.clone()));
+        Ok(Some(updated))
+    }
+
+    async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
+        Ok(self.state().remove(id, how))
+    }
+
+    async fn remove_user(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        how: Removal,
+    ) -> Result<Vec<Session>, StoreError> {
+        let mut state = self.state();
+        let doomed: Vec<SessionId> = state
+            .by_user(user)
+            .into_iter()
+            .map(|s| s.id)
+            .filter(|id| Some(id) != except)
+            .collect();
+        Ok(doomed
+            .iter()
+            .filter_map(|id| state.remove(id, how))
+            .collect())
+    }
+
+    async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let doomed: Vec<SessionId> = state
+            .sessions
+            .iter()
+            .filter(|s| {
+                let expired = s.expires_at.is_some_and(|at| at < before)
+                    && s.refresh.as_ref().is_none_or(|r| r.expires_at < before);
+                expired || s.revoked_at.is_some_and(|at| at < before)
+            })
+            .take(batch as usize)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &doomed {
+            state.remove(id, Removal::Delete);
+        }
+        Ok(doomed.len() as u64)
+    }
+}
+
+#[async_trait]
+impl ClientStore for VecStore {
+    async fn get_client(&self, name: &ClientName) -> Result<Option<Client>, StoreError> {
+        Ok(self
+            .state()
+            .clients
+            .iter()
+            .find(|c| &c.name == name)
+            .cloned())
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let mut clients = self.state().clients.clone();
+        clients.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(clients)
+    }
+
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.clients.iter().any(|c| c.name == client.name) {
+            return Err(StoreError::Conflict(format!(
+                "client {} exists",
+                client.name
+            )));
+        }
+        state.clients.push(client.clone());
+        Ok(())
+    }
+
+    async fn upsert_client(&self, client: &Client) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.clients.retain(|c| c.name != client.name);
+        state.clients.push(client.clone());
+        Ok(())
+    }
+
+    async fn delete_client(&self, name: &ClientName) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let before = state.clients.len();
+        state.clients.retain(|c| &c.name != name);
+        Ok(state.clients.len() != before)
+    }
+}
+
+#[async_trait]
+impl SessionAdmin for VecStore {
+    async fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>, StoreError> {
+        let mut page: Vec<Session> = self
+            .state()
+            .sessions
+            .iter()
+            .filter(|s| query.user.as_ref().is_none_or(|u| &s.user_id == u))
+            .filter(|s| query.client.as_ref().is_none_or(|c| &s.client == c))
+            .filter(|s| query.after.as_ref().is_none_or(|a| &s.id > a))
+            .cloned()
+            .collect();
+        page.sort_by(|a, b| a.id.cmp(&b.id));
+        page.truncate(query.limit as usize);
+        Ok(page)
+    }
+
+    async fn count_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError> {
+        Ok(self
+            .state()
+            .sessions
+            .iter()
+            .filter(|s| &s.client == client)
+            .count() as u64)
+    }
+
+    async fn remove_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let doomed: Vec<SessionId> = state
+            .sessions
+            .iter()
+            .filter(|s| &s.client == client)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &doomed {
+            state.remove(id, Removal::Delete);
+        }
+        Ok(doomed.len() as u64)
+    }
+}

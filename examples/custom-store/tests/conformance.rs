@@ -1,0 +1,14 @@
+//! `VecStore` proves itself with durin-core's conformance suites.
+
+use std::sync::Arc;
+
+use custom_store::VecStore;
+
+async fn store() -> Arc<VecStore> {
+    Arc::new(VecStore::new())
+}
+
+durin_core::token_store_tests!(store);
+durin_core::client_store_tests!(store);
+durin_core::session_admin_tests!(store);
+durin_core::service_tests!(store);
