@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's test command: starts PostgreSQL and Redis when they are not running
+# (installing them with apt-get when missing), then runs every test of the workspace
+# against the real servers. Nothing skips: a backend that cannot be reached fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/durin_test}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+# The black-box HTTP suite drives the example servers on every backend.
+export DURIN_CONTRACT_BACKENDS=${DURIN_CONTRACT_BACKENDS:-sqlite,postgres,redis}
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --all-features --locked --no-fail-fast "$@"
+  # nextest does not run doc tests.
+  cargo test --workspace --all-features --locked --doc
+else
+  cargo test --workspace --all-features --locked --no-fail-fast "$@"
+fi
