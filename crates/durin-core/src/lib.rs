@@ -31,6 +31,11 @@
 //! |---|---|
 //! | `testing` | [`testing`]: conformance suites for `TokenStore`, `ClientStore` and `Throttle` implementations |
 
+/// The workspace README's Rust snippets, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 mod cache;
 mod client;
 mod clock;
