@@ -163,7 +163,7 @@ pub fn parse_ttl(s: &str) -> Result<Option<Duration>, ParseError> {
 /// # Errors
 /// See [`parse_ttl`].
 pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
-    const ACCEPTED: &str = "expected a positive whole number with a unit (30s, 15m, 10h, 7d, 2w), \
+    const ACCEPTED: &str = "expected a positive whole number with a unit (30s, 15m, 10h, 7d, 2w, 500ms), \
                             \"never\", or \"DD HH:MM:SS\"";
     let s = s.trim();
     if s.starts_with('-') {
@@ -180,7 +180,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
         let n: u64 = digits
             .parse()
             .map_err(|_| ParseError::new(format!("invalid duration {s:?}: {ACCEPTED}")))?;
-        let unit_secs = match unit.trim().to_ascii_lowercase().as_str() {
+        let unit = unit.trim().to_ascii_lowercase();
+        if unit == "ms" {
+            let d = Duration::from_millis(n);
+            if d.is_zero() {
+                return Err(ParseError::new(format!(
+                    "invalid duration {s:?}: a lifetime must be positive; use \"never\" for \
+                     tokens that do not expire"
+                )));
+            }
+            return Ok(d);
+        }
+        let unit_secs = match unit.as_str() {
             "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
             "m" | "min" | "mins" | "minute" | "minutes" => 60,
             "h" | "hr" | "hrs" | "hour" | "hours" => 3600,
@@ -223,7 +234,9 @@ fn parse_django_duration(s: &str) -> Option<Duration> {
         .checked_mul(86_400)?
         .checked_add(hours.checked_mul(3600)?)?
         .checked_add(minutes * 60)?;
-    Some(Duration::from_secs(whole) + Duration::from_secs_f64(seconds))
+    // Whole milliseconds: the precision every store keeps.
+    let millis = (seconds * 1000.0).floor() as u64;
+    Some(Duration::from_secs(whole) + Duration::from_millis(millis))
 }
 
 /// Renders a lifetime in the short form [`parse_ttl`] accepts (`30s`, `10h`, `never`).
@@ -280,6 +293,10 @@ mod tests {
         ttl("1 00:00:00", Some(86_400));
         ttl("10:00:00", Some(36_000));
         ttl("2 01:02:03", Some(2 * 86_400 + 3723));
+        assert_eq!(
+            parse_ttl("1500ms").unwrap(),
+            Some(Duration::from_millis(1500))
+        );
     }
 
     #[test]
@@ -290,6 +307,8 @@ mod tests {
         ttl_err("5 parsecs", "expected");
         ttl_err("", "expected");
         ttl_err("1:99:00", "expected");
+        ttl_err("0:00:00.0001", "must be positive");
+        ttl_err("0ms", "must be positive");
     }
 
     #[track_caller]
@@ -339,8 +358,37 @@ mod tests {
 
     #[test]
     fn formats_ttls_in_the_accepted_form() {
-        for s in ["30s", "15m", "10h", "1d", "2w", "never"] {
+        for s in ["30s", "15m", "10h", "1d", "2w", "1500ms", "never"] {
             assert_eq!(format_ttl(parse_ttl(s).unwrap()), s);
+        }
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_positive_millisecond_duration_round_trips(ms in 1u64..10_000_000_000_000) {
+                let d = Duration::from_millis(ms);
+                prop_assert_eq!(parse_ttl(&format_ttl(Some(d))).unwrap(), Some(d));
+            }
+
+            #[test]
+            fn any_rate_round_trips(count in 1u32..1_000_000, unit in 0usize..4) {
+                let period = [1, 60, 3600, 86_400][unit];
+                let rate = Rate::new(count, Duration::from_secs(period)).unwrap();
+                prop_assert_eq!(rate.to_string().parse::<Rate>().unwrap(), rate);
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics(s in ".{0,40}") {
+                let _ = parse_ttl(&s);
+                let _ = s.parse::<Rate>();
+                if let Ok(Some(d)) = parse_ttl(&s) {
+                    prop_assert!(!d.is_zero());
+                }
+            }
         }
     }
 }
