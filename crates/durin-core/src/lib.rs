@@ -65,7 +65,9 @@ pub use digest::{DigestKey, DigestScheme, KeyError, TokenDigest, TokenHasher};
 pub use durin::{Durin, DurinBuilder, Event, EventHook, ExpiredPolicy, Login, LoginOptions, Veto};
 pub use error::{AuthError, InvalidReason};
 pub use memory::MemoryStore;
-pub use parse::{ParseError, Rate, format_duration, format_ttl, parse_duration, parse_ttl};
+pub use parse::{
+    MAX_DURATION, ParseError, Rate, format_duration, format_ttl, parse_duration, parse_ttl,
+};
 pub use session::{Authenticated, RefreshState, Session, SessionId, Transport, UserId};
 pub use store::{
     BoxError, ClientStore, InsertPolicy, Invalidation, InvalidationChannel, RefreshLookup, Removal,

@@ -182,14 +182,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
             .map_err(|_| ParseError::new(format!("invalid duration {s:?}: {ACCEPTED}")))?;
         let unit = unit.trim().to_ascii_lowercase();
         if unit == "ms" {
-            let d = Duration::from_millis(n);
-            if d.is_zero() {
-                return Err(ParseError::new(format!(
-                    "invalid duration {s:?}: a lifetime must be positive; use \"never\" for \
-                     tokens that do not expire"
-                )));
-            }
-            return Ok(d);
+            return check_range(s, Duration::from_millis(n));
         }
         let unit_secs = match unit.as_str() {
             "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
@@ -208,10 +201,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
                 .ok_or_else(|| ParseError::new(format!("invalid duration {s:?}: too large")))?,
         )
     };
+    check_range(s, duration)
+}
+
+/// The longest lifetime accepted: 100 years (longer is "never").
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+fn check_range(s: &str, duration: Duration) -> Result<Duration, ParseError> {
     if duration.is_zero() {
         return Err(ParseError::new(format!(
             "invalid duration {s:?}: a lifetime must be positive; use \"never\" for tokens \
              that do not expire"
+        )));
+    }
+    if duration > MAX_DURATION {
+        return Err(ParseError::new(format!(
+            "invalid duration {s:?}: longer than 100 years; use \"never\" for tokens that do \
+             not expire"
         )));
     }
     Ok(duration)
@@ -309,6 +315,10 @@ mod tests {
         ttl_err("1:99:00", "expected");
         ttl_err("0:00:00.0001", "must be positive");
         ttl_err("0ms", "must be positive");
+        ttl_err("101y", "expected");
+        ttl_err("40000d", "100 years");
+        // Found by the fuzzer: a huge Django-form duration no longer overflows on render.
+        ttl_err("\n \n 0010000000000088  1:11:.55  ", "100 years");
     }
 
     #[track_caller]
@@ -369,7 +379,7 @@ mod tests {
 
         proptest! {
             #[test]
-            fn any_positive_millisecond_duration_round_trips(ms in 1u64..10_000_000_000_000) {
+            fn any_positive_millisecond_duration_round_trips(ms in 1u64..=MAX_DURATION.as_millis() as u64) {
                 let d = Duration::from_millis(ms);
                 prop_assert_eq!(parse_ttl(&format_ttl(Some(d))).unwrap(), Some(d));
             }
