@@ -9,8 +9,6 @@ bash scripts/services.sh
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/durin_test}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
-# The black-box HTTP suite drives the example servers on every backend.
-export DURIN_CONTRACT_BACKENDS=${DURIN_CONTRACT_BACKENDS:-sqlite,postgres,redis}
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --locked --no-fail-fast "$@"
