@@ -318,7 +318,7 @@ impl TokenStore for MemoryStore {
         let doomed: Vec<SessionId> = sessions
             .by_id
             .values()
-            .filter(|s| purgeable(s, before))
+            .filter(|s| s.is_purgeable(before))
             .take(batch as usize)
             .map(|s| s.id.clone())
             .collect();
@@ -359,17 +359,6 @@ impl ClientStore for MemoryStore {
     async fn delete_client(&self, name: &ClientName) -> Result<bool, StoreError> {
         Ok(self.clients().remove(name).is_some())
     }
-}
-
-/// Whether purge may delete `session`: its access token and its refresh token (if any)
-/// both expired before `before`, or it was revoked before `before`.
-pub(crate) fn purgeable(session: &Session, before: Timestamp) -> bool {
-    let expired = session.expires_at.is_some_and(|at| at < before)
-        && session
-            .refresh
-            .as_ref()
-            .is_none_or(|r| r.expires_at < before);
-    expired || session.revoked_at.is_some_and(|at| at < before)
 }
 
 #[async_trait]

@@ -163,6 +163,15 @@ impl Session {
         self.revoked_at.is_none() && !self.is_expired(now)
     }
 
+    /// Whether `TokenStore::purge_expired(before, ..)` may delete this session: its access
+    /// token and its refresh token (if any) both expired before `before`, or it was revoked
+    /// before `before`.
+    pub fn is_purgeable(&self, before: Timestamp) -> bool {
+        let expired = self.expires_at.is_some_and(|at| at < before)
+            && self.refresh.as_ref().is_none_or(|r| r.expires_at < before);
+        expired || self.revoked_at.is_some_and(|at| at < before)
+    }
+
     /// Whether the session carries `scope` (`*` carries every scope).
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == "*" || s == scope)

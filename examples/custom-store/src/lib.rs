@@ -251,11 +251,7 @@ impl TokenStore for VecStore {
         let doomed: Vec<SessionId> = state
             .sessions
             .iter()
-            .filter(|s| {
-                let expired = s.expires_at.is_some_and(|at| at < before)
-                    && s.refresh.as_ref().is_none_or(|r| r.expires_at < before);
-                expired || s.revoked_at.is_some_and(|at| at < before)
-            })
+            .filter(|s| s.is_purgeable(before))
             .take(batch as usize)
             .map(|s| s.id.clone())
             .collect();
