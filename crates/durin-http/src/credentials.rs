@@ -1,0 +1,400 @@
+//! Reading credentials from a request: the `Authorization` header (configurable keywords,
+//! django-rest-durin's messages for malformed headers) or, when configured, a cookie with
+//! an Origin-check CSRF defence.
+
+use durin_core::{Authenticated, Durin, TokenString, Transport};
+
+use crate::error::{Challenge, HttpError, messages};
+
+/// How the integrations read and answer credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Accepted `Authorization` keywords, matched case-insensitively; the first one is
+    /// named in `WWW-Authenticate`. Default `Bearer`, `Token`.
+    pub keywords: Vec<String>,
+    /// The `realm` of `WWW-Authenticate`. Default `api`.
+    pub realm: String,
+    /// Cookie transport, off by default.
+    pub cookie: Option<CookieConfig>,
+    /// Leave the API-access client's session out of `GET sessions/` (default `false`, as
+    /// in django-rest-durin).
+    pub hide_api_access_sessions: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            keywords: vec!["Bearer".to_owned(), "Token".to_owned()],
+            realm: "api".to_owned(),
+            cookie: None,
+            hide_api_access_sessions: false,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Sets the accepted keywords (the first is the one named in challenges).
+    ///
+    /// # Panics
+    /// When `keywords` is empty.
+    pub fn with_keywords<I, S>(mut self, keywords: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.keywords = keywords.into_iter().map(Into::into).collect();
+        assert!(!self.keywords.is_empty(), "at least one keyword");
+        self
+    }
+
+    /// Sets the realm.
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Turns the cookie transport on.
+    pub fn with_cookie(mut self, cookie: Option<CookieConfig>) -> Self {
+        self.cookie = cookie;
+        self
+    }
+
+    /// Hides (or shows) the API-access session in `GET sessions/`.
+    pub fn with_hide_api_access_sessions(mut self, hide: bool) -> Self {
+        self.hide_api_access_sessions = hide;
+        self
+    }
+
+    /// The keyword named in `WWW-Authenticate`.
+    pub fn challenge_keyword(&self) -> &str {
+        self.keywords.first().map_or("Bearer", String::as_str)
+    }
+}
+
+/// The `SameSite` attribute of the token cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// `SameSite=Strict` (default).
+    Strict,
+    /// `SameSite=Lax`.
+    Lax,
+    /// `SameSite=None` (requires `Secure`).
+    None,
+}
+
+/// The CSRF defence for cookie-authenticated unsafe methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsrfDefence {
+    /// The `Origin` header (else `Referer`) must name the request's own `Host` or one of
+    /// these trusted origins (`https://app.example.com`). A request with neither header is
+    /// refused. This is the default: it needs nothing from the front end.
+    Origin {
+        /// Extra trusted origins, scheme included.
+        trusted: Vec<String>,
+    },
+}
+
+/// The cookie transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CookieConfig {
+    /// The cookie name. Default `durin_token`.
+    pub name: String,
+    /// `Secure` (default `true`).
+    pub secure: bool,
+    /// `SameSite` (default `Strict`).
+    pub same_site: SameSite,
+    /// `Path` (default `/`).
+    pub path: String,
+    /// How unsafe methods are protected.
+    pub csrf: CsrfDefence,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        CookieConfig {
+            name: "durin_token".to_owned(),
+            secure: true,
+            same_site: SameSite::Strict,
+            path: "/".to_owned(),
+            csrf: CsrfDefence::Origin {
+                trusted: Vec::new(),
+            },
+        }
+    }
+}
+
+impl CookieConfig {
+    /// Sets `Secure` (turn it off only for plain-HTTP development).
+    pub fn with_secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Sets the cookie name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The `Set-Cookie` value carrying `token` for `max_age` seconds (`None`: a session
+    /// cookie).
+    pub fn set_cookie(&self, token: &str, max_age: Option<u64>) -> String {
+        let mut cookie = format!("{}={}; Path={}; HttpOnly", self.name, token, self.path);
+        if self.secure {
+            cookie.push_str("; Secure");
+        }
+        cookie.push_str(match self.same_site {
+            SameSite::Strict => "; SameSite=Strict",
+            SameSite::Lax => "; SameSite=Lax",
+            SameSite::None => "; SameSite=None",
+        });
+        if let Some(age) = max_age {
+            cookie.push_str(&format!("; Max-Age={age}"));
+        }
+        cookie
+    }
+
+    /// The `Set-Cookie` value that deletes the cookie.
+    pub fn clear_cookie(&self) -> String {
+        let mut cookie = self.set_cookie("", Some(0));
+        cookie.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+        cookie
+    }
+}
+
+/// What the integrations pass in from a request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestInfo<'a> {
+    /// Whether the method is safe (GET, HEAD, OPTIONS, TRACE): no CSRF check.
+    pub safe_method: bool,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a [u8]>,
+    /// The `Cookie` header, if any.
+    pub cookie: Option<&'a [u8]>,
+    /// The `Origin` header, if any.
+    pub origin: Option<&'a [u8]>,
+    /// The `Referer` header, if any.
+    pub referer: Option<&'a [u8]>,
+    /// The `Host` header, if any.
+    pub host: Option<&'a [u8]>,
+}
+
+/// Credentials found in a request.
+#[derive(Debug)]
+pub enum Credentials {
+    /// None of ours (no header, or a foreign scheme such as `Basic`): another mechanism
+    /// may handle the request.
+    None,
+    /// A well-formed token from the `Authorization` header.
+    Header(TokenString),
+    /// A well-formed token from the cookie.
+    Cookie(TokenString),
+}
+
+impl Credentials {
+    /// Reads the credentials of a request; no I/O. A malformed header or token is an
+    /// error here, before any store is asked.
+    ///
+    /// # Errors
+    /// 401 with the contract's message for a keyword without a token, a token with
+    /// spaces, or a malformed token; 403 for a cookie-authenticated unsafe request that
+    /// fails the CSRF check.
+    pub fn from_request(config: &HttpConfig, info: &RequestInfo<'_>) -> Result<Self, HttpError> {
+        if let Some(header) = info.authorization
+            && let Some(token) = from_header(config, header)?
+        {
+            return Ok(Credentials::Header(token));
+        }
+        if let Some(cookie_config) = &config.cookie
+            && let Some(value) = info.cookie.and_then(|c| cookie_value(c, &cookie_config.name))
+        {
+            let token = parse_token(value)?;
+            if !info.safe_method {
+                check_origin(cookie_config, info)?;
+            }
+            return Ok(Credentials::Cookie(token));
+        }
+        Ok(Credentials::None)
+    }
+}
+
+/// Authenticates a request: reads its credentials, then asks the service. `Ok(None)`
+/// when the request carries none of ours.
+///
+/// # Errors
+/// The contract's 401/403/503 answers.
+pub async fn authenticate(
+    durin: &Durin,
+    config: &HttpConfig,
+    info: &RequestInfo<'_>,
+) -> Result<Option<Authenticated>, HttpError> {
+    let (token, transport) = match Credentials::from_request(config, info)? {
+        Credentials::None => return Ok(None),
+        Credentials::Header(token) => (token, Transport::Header),
+        Credentials::Cookie(token) => (token, Transport::Cookie),
+    };
+    Ok(Some(durin.authenticate(&token, transport).await?))
+}
+
+/// `Ok(None)` for a foreign scheme.
+fn from_header(config: &HttpConfig, header: &[u8]) -> Result<Option<TokenString>, HttpError> {
+    let mut parts = header
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|p| !p.is_empty());
+    let Some(keyword) = parts.next() else {
+        return Ok(None);
+    };
+    if !config
+        .keywords
+        .iter()
+        .any(|k| k.as_bytes().eq_ignore_ascii_case(keyword))
+    {
+        return Ok(None);
+    }
+    let malformed = |message| HttpError::unauthorized(message, Challenge::InvalidRequest);
+    let Some(token) = parts.next() else {
+        return Err(malformed(messages::NO_CREDENTIALS));
+    };
+    if parts.next().is_some() {
+        return Err(malformed(messages::SPACES));
+    }
+    parse_token(token).map(Some)
+}
+
+fn parse_token(bytes: &[u8]) -> Result<TokenString, HttpError> {
+    let invalid = || HttpError::unauthorized(messages::INVALID_TOKEN, Challenge::InvalidToken);
+    let text = std::str::from_utf8(bytes).map_err(|_| invalid())?;
+    TokenString::parse(text).map_err(|reason| {
+        tracing::debug!(?reason, "malformed token refused before any I/O");
+        invalid()
+    })
+}
+
+fn cookie_value<'a>(header: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    header.split(|&b| b == b';').find_map(|pair| {
+        let pair = pair.trim_ascii();
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        (pair[..eq].trim_ascii() == name.as_bytes()).then(|| pair[eq + 1..].trim_ascii())
+    })
+}
+
+fn check_origin(config: &CookieConfig, info: &RequestInfo<'_>) -> Result<(), HttpError> {
+    let CsrfDefence::Origin { trusted } = &config.csrf;
+    let refused = || {
+        tracing::debug!("cookie-authenticated unsafe request failed the Origin check");
+        HttpError::detail(403, messages::CSRF)
+    };
+    let source = info.origin.or(info.referer).ok_or_else(refused)?;
+    let source = std::str::from_utf8(source).map_err(|_| refused())?;
+    // scheme://host[:port] of the Origin or Referer.
+    let origin = match source.find("://") {
+        Some(i) => {
+            let rest = &source[i + 3..];
+            &source[..i + 3 + rest.find('/').unwrap_or(rest.len())]
+        }
+        None => return Err(refused()),
+    };
+    let host_part = &origin[origin.find("://").map_or(0, |i| i + 3)..];
+    let same_host = info
+        .host
+        .is_some_and(|host| host.eq_ignore_ascii_case(host_part.as_bytes()));
+    if same_host || trusted.iter().any(|t| t.eq_ignore_ascii_case(origin)) {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use durin_core::TokenPrefix;
+
+    fn token() -> String {
+        TokenString::generate(&TokenPrefix::default())
+            .expose_secret()
+            .to_owned()
+    }
+
+    fn header(value: &str) -> Result<Credentials, HttpError> {
+        let info = RequestInfo {
+            authorization: Some(value.as_bytes()),
+            safe_method: true,
+            ..RequestInfo::default()
+        };
+        Credentials::from_request(&HttpConfig::default(), &info)
+    }
+
+    #[test]
+    fn keywords_are_case_insensitive_and_spaces_repeatable() {
+        let t = token();
+        for value in [
+            format!("Bearer {t}"),
+            format!("token {t}"),
+            format!("BEARER    {t}  "),
+        ] {
+            assert!(matches!(header(&value), Ok(Credentials::Header(_))), "{value}");
+        }
+    }
+
+    #[test]
+    fn foreign_schemes_are_left_alone() {
+        assert!(matches!(header("Basic dXNlcjpwYXNz"), Ok(Credentials::None)));
+        assert!(matches!(header("Digest x"), Ok(Credentials::None)));
+        assert!(matches!(header(""), Ok(Credentials::None)));
+    }
+
+    #[test]
+    fn malformed_headers_have_durins_messages() {
+        let e = header("Bearer").unwrap_err();
+        assert_eq!(e.body["detail"], messages::NO_CREDENTIALS);
+        assert_eq!(e.challenge, Some(Challenge::InvalidRequest));
+        let e = header(&format!("Token {} extra", token())).unwrap_err();
+        assert_eq!(e.body["detail"], messages::SPACES);
+        let e = header("Bearer durin_notatoken").unwrap_err();
+        assert_eq!(e.body["detail"], messages::INVALID_TOKEN);
+        assert_eq!(e.challenge, Some(Challenge::InvalidToken));
+    }
+
+    #[test]
+    fn cookies_need_a_matching_origin_for_unsafe_methods() {
+        let config = HttpConfig::default().with_cookie(Some(CookieConfig::default()));
+        let cookie = format!("theme=dark; durin_token={}", token());
+        let mut info = RequestInfo {
+            cookie: Some(cookie.as_bytes()),
+            host: Some(b"api.example.com"),
+            safe_method: true,
+            ..RequestInfo::default()
+        };
+        assert!(matches!(
+            Credentials::from_request(&config, &info),
+            Ok(Credentials::Cookie(_))
+        ));
+        info.safe_method = false;
+        assert_eq!(
+            Credentials::from_request(&config, &info).unwrap_err().status,
+            403
+        );
+        info.origin = Some(b"https://evil.example.net");
+        assert_eq!(
+            Credentials::from_request(&config, &info).unwrap_err().status,
+            403
+        );
+        info.origin = Some(b"https://api.example.com");
+        assert!(matches!(
+            Credentials::from_request(&config, &info),
+            Ok(Credentials::Cookie(_))
+        ));
+    }
+
+    #[test]
+    fn set_cookie_has_the_safe_defaults() {
+        let c = CookieConfig::default().set_cookie("t", Some(60));
+        assert_eq!(
+            c,
+            "durin_token=t; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=60"
+        );
+    }
+}

@@ -1,0 +1,359 @@
+//! The endpoints of the contract, as plain async functions: each integration parses the
+//! request into these arguments and writes the [`Reply`] (or [`HttpError`]) back.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use durin_core::{
+    AuthError, Authenticated, ClientName, Durin, LoginOptions, Session, SessionId, Timestamp,
+    TokenString, Transport,
+};
+use serde_json::{Map, Value, json};
+
+use crate::credentials::{self, HttpConfig, RequestInfo};
+use crate::error::{HttpError, messages};
+use crate::humanize::natural_delta;
+use crate::login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
+
+/// A successful answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The HTTP status (200, 201, 204).
+    pub status: u16,
+    /// The JSON body; `None` for 204.
+    pub body: Option<Value>,
+    /// A `Set-Cookie` value (cookie transport only).
+    pub set_cookie: Option<String>,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            body: Some(body),
+            set_cookie: None,
+        }
+    }
+
+    fn no_content() -> Self {
+        Reply {
+            status: 204,
+            body: None,
+            set_cookie: None,
+        }
+    }
+}
+
+/// The contract's endpoints over one [`Durin`] service. Cheap to clone.
+#[derive(Clone)]
+pub struct Api {
+    durin: Durin,
+    config: Arc<HttpConfig>,
+    checker: Arc<dyn CredentialChecker>,
+    guard: LoginGuard,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Api {
+    /// The endpoints of `durin`, checking logins with `checker`.
+    pub fn new(durin: Durin, config: HttpConfig, checker: Arc<dyn CredentialChecker>) -> Self {
+        let guard = LoginGuard::new(LoginGuardConfig::default(), durin.clock().clone());
+        Api {
+            durin,
+            config: Arc::new(config),
+            checker,
+            guard,
+        }
+    }
+
+    /// Replaces the failed-login throttle's limits.
+    pub fn with_login_guard(mut self, config: LoginGuardConfig) -> Self {
+        self.guard = LoginGuard::new(config, self.durin.clock().clone());
+        self
+    }
+
+    /// The service.
+    pub fn durin(&self) -> &Durin {
+        &self.durin
+    }
+
+    /// The HTTP settings.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Authenticates a request (see [`credentials::authenticate`]).
+    ///
+    /// # Errors
+    /// The contract's 401/403/503 answers.
+    pub async fn authenticate(
+        &self,
+        info: &RequestInfo<'_>,
+    ) -> Result<Option<Authenticated>, HttpError> {
+        credentials::authenticate(&self.durin, &self.config, info).await
+    }
+
+    /// `POST login/`. `address` is the peer's address (for the failed-login throttle and
+    /// the session context), `user_agent` goes into the session context.
+    ///
+    /// # Errors
+    /// 400 for missing fields, no client, wrong credentials or an unknown client (checked
+    /// after the credentials, so client names cannot be probed); 429 after repeated
+    /// failures; 503.
+    pub async fn login(
+        &self,
+        form: &LoginForm,
+        address: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<Reply, HttpError> {
+        let (username, password) = form.validate()?;
+        let client = form.client.as_deref().map(str::trim).unwrap_or_default();
+        if client.is_empty() {
+            return Err(HttpError::detail(400, messages::NO_CLIENT));
+        }
+        self.guard.check(address, username)?;
+        let user = match self.checker.check(username, password).await {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                self.guard.failed(address, username);
+                return Err(HttpError::bad_request(
+                    json!({ "non_field_errors": [messages::BAD_CREDENTIALS] }),
+                ));
+            }
+            Err(e) => return Err(AuthError::Unavailable(e).into()),
+        };
+        let client = ClientName::new(client)
+            .map_err(|_| HttpError::detail(400, messages::UNKNOWN_CLIENT))?;
+        let cookie = self
+            .config
+            .cookie
+            .as_ref()
+            .filter(|_| form.transport.as_deref() == Some("cookie"));
+        let mut context = Map::new();
+        if let Some(address) = address {
+            context.insert("ip".to_owned(), Value::String(address.to_string()));
+        }
+        if let Some(agent) = user_agent {
+            context.insert("user_agent".to_owned(), Value::String(agent.to_owned()));
+        }
+        let options = LoginOptions {
+            context,
+            transport: if cookie.is_some() {
+                Transport::Cookie
+            } else {
+                Transport::Header
+            },
+            ..LoginOptions::default()
+        };
+        let login = self.durin.login(&user, &client, options).await?;
+        let mut body = Map::new();
+        let expiry = login.session.expires_at;
+        let mut set_cookie = None;
+        match cookie {
+            Some(cookie) => {
+                let max_age = expiry.map(|at| at.duration_since(self.durin.clock().now()).as_secs());
+                set_cookie = Some(cookie.set_cookie(login.token.expose_secret(), max_age));
+            }
+            None => {
+                body.insert("token".to_owned(), json!(login.token.expose_secret()));
+            }
+        }
+        body.insert("expiry".to_owned(), iso(expiry));
+        if let Some(refresh) = &login.refresh_token {
+            body.insert("refresh_token".to_owned(), json!(refresh.expose_secret()));
+        }
+        if let Some(user_json) = self.checker.user_json(&user).await {
+            body.insert("user".to_owned(), user_json);
+        }
+        Ok(Reply {
+            set_cookie,
+            ..Reply::json(200, Value::Object(body))
+        })
+    }
+
+    /// `POST refresh/`: moves the expiry to now + the client's TTL (capped by its maximum
+    /// lifetime); the token stays the same.
+    ///
+    /// # Errors
+    /// 403 when the client refuses renewal; 401 when the session ended meanwhile; 503.
+    pub async fn refresh(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
+        let session = self.durin.renew(auth).await?;
+        Ok(Reply::json(200, json!({ "expiry": iso(session.expires_at) })))
+    }
+
+    /// `POST token/refresh/` with `{"refresh_token": ...}` (JSON or form).
+    ///
+    /// # Errors
+    /// 400 when the field is missing; 401 `Invalid token.` for an unknown, expired,
+    /// rotated or malformed refresh token (a rotated one also revokes its session); 503.
+    pub async fn token_refresh(
+        &self,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Reply, HttpError> {
+        let value = refresh_field(content_type, body).ok_or_else(|| {
+            HttpError::bad_request(json!({ "refresh_token": [messages::REQUIRED] }))
+        })?;
+        let token = TokenString::parse(&value)
+            .map_err(|e| HttpError::from(AuthError::from(e)))?;
+        let login = self.durin.refresh(&token).await?;
+        Ok(Reply::json(
+            200,
+            json!({
+                "token": login.token.expose_secret(),
+                "refresh_token": login.refresh_token.as_ref().map(|t| t.expose_secret()),
+                "expiry": iso(login.session.expires_at),
+            }),
+        ))
+    }
+
+    /// `POST logout/`: this token stops working at once.
+    ///
+    /// # Errors
+    /// 503.
+    pub async fn logout(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
+        self.durin.logout(auth).await?;
+        Ok(self.clearing_cookie(auth, Reply::no_content()))
+    }
+
+    /// `POST logoutall/`: every token of the user stops working, all clients.
+    ///
+    /// # Errors
+    /// 503.
+    pub async fn logout_all(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
+        self.durin.logout_all(&auth.user_id).await?;
+        Ok(self.clearing_cookie(auth, Reply::no_content()))
+    }
+
+    fn clearing_cookie(&self, auth: &Authenticated, reply: Reply) -> Reply {
+        match (&self.config.cookie, auth.session.transport) {
+            (Some(cookie), Transport::Cookie) => Reply {
+                set_cookie: Some(cookie.clear_cookie()),
+                ..reply
+            },
+            _ => reply,
+        }
+    }
+
+    /// `GET sessions/`: the caller's sessions, oldest first, never a token or digest.
+    ///
+    /// # Errors
+    /// 503.
+    pub async fn sessions(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
+        let now = self.durin.clock().now();
+        let hidden = self
+            .config
+            .hide_api_access_sessions
+            .then(|| self.durin.api_access_client())
+            .flatten();
+        let list: Vec<Value> = self
+            .durin
+            .sessions(&auth.user_id)
+            .await?
+            .iter()
+            .filter(|s| s.revoked_at.is_none())
+            .filter(|s| Some(&s.client) != hidden)
+            .map(|s| {
+                let mut v = session_json(s, now);
+                v["id"] = json!(s.id.as_str());
+                v["is_current"] = json!(s.id == auth.session.id);
+                v["last_used"] = iso(s.last_used_at);
+                v["context"] = Value::Object(s.context.clone());
+                v
+            })
+            .collect();
+        Ok(Reply::json(200, Value::Array(list)))
+    }
+
+    /// `DELETE sessions/{id}`.
+    ///
+    /// # Errors
+    /// 400 for the current session; 404 for an unknown or another user's id; 503.
+    pub async fn delete_session(&self, auth: &Authenticated, id: &str) -> Result<Reply, HttpError> {
+        let id = SessionId::new(id).ok_or_else(HttpError::not_found)?;
+        self.durin
+            .revoke_session(&auth.user_id, &id, Some(&auth.session.id))
+            .await?;
+        Ok(Reply::no_content())
+    }
+
+    /// `GET apiaccess/`.
+    ///
+    /// # Errors
+    /// 404 without an API key or API-access client; 503.
+    pub async fn api_access(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
+        let key = self.durin.api_key(&auth.user_id).await?;
+        Ok(Reply::json(200, session_json(&key, self.durin.clock().now())))
+    }
+
+    /// `POST apiaccess/`: 201 with the token, shown this once.
+    ///
+    /// # Errors
+    /// 400 when the user holds a live key; 404 without an API-access client; 503.
+    pub async fn create_api_access(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
+        let login = self
+            .durin
+            .create_api_key(&auth.user_id, LoginOptions::default())
+            .await?;
+        let mut body = session_json(&login.session, self.durin.clock().now());
+        body["token"] = json!(login.token.expose_secret());
+        Ok(Reply::json(201, body))
+    }
+
+    /// `DELETE apiaccess/`.
+    ///
+    /// # Errors
+    /// 404 without a key or API-access client; 503.
+    pub async fn delete_api_access(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
+        self.durin.delete_api_key(&auth.user_id).await?;
+        Ok(Reply::no_content())
+    }
+
+    /// The per-(user, client) throttle of a route, at the client's rate or the default.
+    ///
+    /// # Errors
+    /// 429 with `Retry-After`; 503.
+    pub async fn throttle(&self, auth: &Authenticated) -> Result<(), HttpError> {
+        Ok(self.durin.throttle(auth).await?)
+    }
+}
+
+/// `{"client", "created", "expiry", "has_expired", "expires_in_str"}`.
+fn session_json(s: &Session, now: Timestamp) -> Value {
+    json!({
+        "client": s.client.as_str(),
+        "created": s.created_at.to_iso8601(),
+        "expiry": iso(s.expires_at),
+        "has_expired": s.is_expired(now),
+        "expires_in_str": s.expires_at.map_or_else(
+            || "never".to_owned(),
+            |at| natural_delta(at.duration_since(now)),
+        ),
+    })
+}
+
+fn iso(at: Option<Timestamp>) -> Value {
+    at.map_or(Value::Null, |t| Value::String(t.to_iso8601()))
+}
+
+fn refresh_field(content_type: Option<&str>, body: &[u8]) -> Option<String> {
+    let is_form =
+        content_type.is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        return form_urlencoded::parse(body)
+            .find(|(k, _)| k == "refresh_token")
+            .map(|(_, v)| v.into_owned());
+    }
+    let value: Map<String, Value> = serde_json::from_slice(body).ok()?;
+    match value.get("refresh_token") {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}

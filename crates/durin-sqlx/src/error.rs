@@ -1,0 +1,96 @@
+//! Mapping sqlx errors onto [`StoreError`]: what the HTTP layer answers 503 for.
+
+use durin_core::StoreError;
+
+/// Maps a sqlx error onto durin's store error.
+///
+/// Connection-level failures (I/O, TLS, pool timeout, closed pool, a crashed worker,
+/// protocol errors, a server shutting down, a cancelled statement, a busy SQLite
+/// database) are [`StoreError::Unavailable`]; unique violations are
+/// [`StoreError::Conflict`]; undecodable rows are [`StoreError::Corrupt`].
+pub(crate) fn map(error: sqlx::Error) -> StoreError {
+    use sqlx::Error as E;
+    match error {
+        E::Io(_)
+        | E::Tls(_)
+        | E::PoolTimedOut
+        | E::PoolClosed
+        | E::WorkerCrashed
+        | E::Protocol(_)
+        | E::BeginFailed => StoreError::unavailable(error),
+        E::Database(db) => {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(db.message().to_owned());
+            }
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let unavailable = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                is_sqlite_unavailable(&code)
+            } else {
+                is_postgres_unavailable(&code)
+            };
+            if unavailable {
+                return StoreError::unavailable(E::Database(db));
+            }
+            StoreError::backend(E::Database(db))
+        }
+        E::ColumnDecode { .. } | E::Decode(_) | E::ColumnNotFound(_) => {
+            StoreError::Corrupt(error.to_string())
+        }
+        other => StoreError::backend(other),
+    }
+}
+
+/// SQLSTATEs that mean "the database cannot serve now" rather than "this statement is
+/// wrong": class 08 connection exception, 53 insufficient resources, 57 operator
+/// intervention (admin shutdown; a statement cancelled by `statement_timeout`), 58 system
+/// error, and the retryable 40001 serialization failure and 40P01 deadlock.
+fn is_postgres_unavailable(code: &str) -> bool {
+    ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+        || code == "40001"
+        || code == "40P01"
+}
+
+/// SQLite result codes (primary code in the low byte of the extended one) that mean the
+/// same: SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_IOERR (10), SQLITE_FULL (13),
+/// SQLITE_CANTOPEN (14).
+fn is_sqlite_unavailable(code: &str) -> bool {
+    code.parse::<u32>()
+        .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_and_io_failures_are_unavailable() {
+        assert!(map(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(map(sqlx::Error::PoolClosed).is_unavailable());
+        assert!(
+            map(sqlx::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused
+            )))
+            .is_unavailable()
+        );
+    }
+
+    #[test]
+    fn codes() {
+        assert!(is_postgres_unavailable("57014")); // query_canceled
+        assert!(is_postgres_unavailable("08006"));
+        assert!(!is_postgres_unavailable("23505")); // unique_violation: a conflict
+        assert!(!is_postgres_unavailable("42P01")); // undefined table: a bug
+        assert!(is_sqlite_unavailable("5")); // SQLITE_BUSY
+        assert!(is_sqlite_unavailable("517")); // SQLITE_BUSY_SNAPSHOT
+        assert!(!is_sqlite_unavailable("1")); // SQLITE_ERROR
+        assert!(!is_sqlite_unavailable("2067")); // SQLITE_CONSTRAINT_UNIQUE
+    }
+
+    #[test]
+    fn decode_failures_are_corrupt() {
+        assert!(matches!(
+            map(sqlx::Error::Decode("bad".into())),
+            StoreError::Corrupt(_)
+        ));
+    }
+}

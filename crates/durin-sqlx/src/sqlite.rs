@@ -1,0 +1,141 @@
+//! [`SqliteStore`]: sessions and clients in an SQLite file (or in memory).
+
+use std::str::FromStr;
+
+use durin_core::{StoreError, UserId};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+use crate::{MIGRATIONS_TABLE, PoolConfig};
+
+/// Sessions and clients in SQLite.
+///
+/// Files run in WAL mode (readers never wait for the writer). Every multi-statement write
+/// opens with `BEGIN IMMEDIATE`, taking SQLite's single write lock up front: a deferred
+/// transaction that reads and then writes can fail with "database is locked"
+/// (`SQLITE_BUSY_SNAPSHOT`) no matter the busy timeout, an immediate one simply waits its
+/// turn. `sqlite::memory:` databases use a single connection, since each connection
+/// would otherwise see its own empty database.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), durin_core::StoreError> {
+/// let store = durin_sqlx::SqliteStore::connect("sqlite://durin.db").await?;
+/// store.migrate().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("connections", &self.pool.size())
+            .finish()
+    }
+}
+
+/// The embedded migrations for SQLite, recorded in durin's own table
+/// ([`MIGRATIONS_TABLE`]) so an application's `_sqlx_migrations` is left alone.
+pub(crate) fn migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("migrations/sqlite");
+    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    migrator
+}
+
+impl SqliteStore {
+    /// Opens (creating it when missing) the database at `url` (`sqlite://path`,
+    /// `sqlite:path` or `sqlite::memory:`) with the default [`PoolConfig`]. Does not
+    /// migrate: call [`SqliteStore::migrate`].
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the file cannot be opened;
+    /// [`StoreError::Backend`] for a malformed URL.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, &PoolConfig::default()).await
+    }
+
+    /// Opens the database at `url` with `config` (its `statement_timeout` is SQLite's
+    /// busy timeout: how long a writer waits for the write lock).
+    ///
+    /// # Errors
+    /// As [`SqliteStore::connect`].
+    pub async fn connect_with(url: &str, config: &PoolConfig) -> Result<Self, StoreError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::backend)?
+            .create_if_missing(true)
+            .foreign_keys(true);
+        if let Some(timeout) = config.statement_timeout {
+            options = options.busy_timeout(timeout);
+        }
+        if !in_memory {
+            options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+        }
+        let mut pool = SqlitePoolOptions::new().acquire_timeout(config.acquire_timeout);
+        pool = if in_memory {
+            // The database lives as long as its one connection: never let it go.
+            pool.max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            pool.max_connections(config.max_connections)
+                .min_connections(config.min_connections)
+        };
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(crate::error::map)?;
+        Ok(Self { pool })
+    }
+
+    /// Wraps a pool the application already has. For correct concurrency it should use
+    /// WAL mode and a busy timeout, as [`SqliteStore::connect`] sets up.
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Applies durin's pending migrations (idempotent).
+    ///
+    /// # Errors
+    /// [`StoreError`] when a migration fails or the file cannot be written.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrator()
+            .run(&self.pool)
+            .await
+            .map_err(crate::migrate_error)
+    }
+
+    /// Closes the pool: later operations answer [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// SQLite has one writer at a time: the immediate transaction already serialises
+    /// every user's writes.
+    async fn begin_user_write(
+        &self,
+        _user: &UserId,
+    ) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.begin_write().await
+    }
+}
+
+crate::sql::impl_sql_store!(SqliteStore, SqliteRow);

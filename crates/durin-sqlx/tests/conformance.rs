@@ -1,0 +1,52 @@
+//! The durin-core conformance suites against real PostgreSQL (`DATABASE_URL`) and SQLite
+//! (a file and `sqlite::memory:`).
+
+mod common;
+
+mod postgres {
+    use super::common::postgres;
+    durin_core::token_store_tests!(postgres);
+    durin_core::client_store_tests!(postgres);
+    durin_core::session_admin_tests!(postgres);
+    durin_core::service_tests!(postgres);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn purge_expired_honours_the_grace_period() {
+        durin_core::testing::service::purge_expired_honours_the_grace_period(postgres().await)
+            .await;
+    }
+}
+
+mod sqlite_file {
+    use super::common::sqlite_file;
+    durin_core::token_store_tests!(sqlite_file);
+    durin_core::client_store_tests!(sqlite_file);
+    durin_core::session_admin_tests!(sqlite_file);
+    durin_core::service_tests!(sqlite_file);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn purge_expired_honours_the_grace_period() {
+        durin_core::testing::service::purge_expired_honours_the_grace_period(sqlite_file().await)
+            .await;
+    }
+}
+
+mod sqlite_memory {
+    use super::common::sqlite_memory;
+    durin_core::token_store_tests!(sqlite_memory);
+    durin_core::client_store_tests!(sqlite_memory);
+    durin_core::session_admin_tests!(sqlite_memory);
+    durin_core::service_tests!(sqlite_memory);
+}
+
+mod cached_postgres {
+    use std::sync::Arc;
+
+    use durin_core::CachedTokenStore;
+    use durin_sqlx::PostgresStore;
+
+    async fn cached() -> Arc<CachedTokenStore<Arc<PostgresStore>>> {
+        Arc::new(CachedTokenStore::new(super::common::postgres().await))
+    }
+    durin_core::token_store_tests!(cached);
+}
