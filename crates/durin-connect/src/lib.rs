@@ -101,33 +101,59 @@ pub async fn open(url: &str) -> Result<Stores, ConnectError> {
 pub async fn open_with(url: &str, pool: &durin_sqlx::PoolConfig) -> Result<Stores, ConnectError> {
     let scheme = url.split(':').next().unwrap_or_default();
     match scheme {
-        "sqlite" => {
-            let store = Arc::new(SqliteStore::connect_with(url, pool).await?);
-            Ok(Stores {
-                tokens: store.clone(),
-                clients: store.clone(),
-                admin: store.clone(),
-                throttle: None,
-                backend: Backend::Sqlite,
-                sql: Sql::Sqlite(store),
-            })
-        }
-        "postgres" | "postgresql" => {
-            let store = Arc::new(PostgresStore::connect_with(url, pool).await?);
-            Ok(Stores {
-                tokens: store.clone(),
-                clients: store.clone(),
-                admin: store.clone(),
-                throttle: None,
-                backend: Backend::Postgres,
-                sql: Sql::Postgres(store),
-            })
-        }
+        "sqlite" => Ok(Stores::sqlite(Arc::new(
+            SqliteStore::connect_with(url, pool).await?,
+        ))),
+        "postgres" | "postgresql" => Ok(Stores::postgres(Arc::new(
+            PostgresStore::connect_with(url, pool).await?,
+        ))),
+        _ => Err(ConnectError::UnsupportedUrl(redact(url))),
+    }
+}
+
+/// Like [`open_with`], but connections open on first use: it fails only for a malformed
+/// or unsupported URL, and while the backend is unreachable every operation answers
+/// [`StoreError::Unavailable`] (HTTP 503) until it comes back. For servers that must
+/// start, and answer, whatever the state of their database.
+///
+/// # Errors
+/// [`ConnectError::UnsupportedUrl`]; [`StoreError::Backend`] for a malformed URL.
+pub fn open_lazy(url: &str, pool: &durin_sqlx::PoolConfig) -> Result<Stores, ConnectError> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        "sqlite" => Ok(Stores::sqlite(Arc::new(SqliteStore::connect_lazy(
+            url, pool,
+        )?))),
+        "postgres" | "postgresql" => Ok(Stores::postgres(Arc::new(PostgresStore::connect_lazy(
+            url, pool,
+        )?))),
         _ => Err(ConnectError::UnsupportedUrl(redact(url))),
     }
 }
 
 impl Stores {
+    fn sqlite(store: Arc<SqliteStore>) -> Self {
+        Stores {
+            tokens: store.clone(),
+            clients: store.clone(),
+            admin: store.clone(),
+            throttle: None,
+            backend: Backend::Sqlite,
+            sql: Sql::Sqlite(store),
+        }
+    }
+
+    fn postgres(store: Arc<PostgresStore>) -> Self {
+        Stores {
+            tokens: store.clone(),
+            clients: store.clone(),
+            admin: store.clone(),
+            throttle: None,
+            backend: Backend::Postgres,
+            sql: Sql::Postgres(store),
+        }
+    }
+
     /// Applies pending migrations (SQL backends; a no-op for Redis).
     ///
     /// # Errors
@@ -161,7 +187,9 @@ pub enum KeyFileError {
         source: std::io::Error,
     },
     /// The key file does not hold 32 or more bytes as hex.
-    #[error("key file {0} must hold at least 64 hex digits (a 32-byte key); delete it to generate a new one (this logs every user out)")]
+    #[error(
+        "key file {0} must hold at least 64 hex digits (a 32-byte key); delete it to generate a new one (this logs every user out)"
+    )]
     Malformed(String),
 }
 

@@ -208,7 +208,9 @@ impl Credentials {
             return Ok(Credentials::Header(token));
         }
         if let Some(cookie_config) = &config.cookie
-            && let Some(value) = info.cookie.and_then(|c| cookie_value(c, &cookie_config.name))
+            && let Some(value) = info
+                .cookie
+                .and_then(|c| cookie_value(c, &cookie_config.name))
         {
             let token = parse_token(value)?;
             if !info.safe_method {
@@ -335,13 +337,19 @@ mod tests {
             format!("token {t}"),
             format!("BEARER    {t}  "),
         ] {
-            assert!(matches!(header(&value), Ok(Credentials::Header(_))), "{value}");
+            assert!(
+                matches!(header(&value), Ok(Credentials::Header(_))),
+                "{value}"
+            );
         }
     }
 
     #[test]
     fn foreign_schemes_are_left_alone() {
-        assert!(matches!(header("Basic dXNlcjpwYXNz"), Ok(Credentials::None)));
+        assert!(matches!(
+            header("Basic dXNlcjpwYXNz"),
+            Ok(Credentials::None)
+        ));
         assert!(matches!(header("Digest x"), Ok(Credentials::None)));
         assert!(matches!(header(""), Ok(Credentials::None)));
     }
@@ -374,12 +382,16 @@ mod tests {
         ));
         info.safe_method = false;
         assert_eq!(
-            Credentials::from_request(&config, &info).unwrap_err().status,
+            Credentials::from_request(&config, &info)
+                .unwrap_err()
+                .status,
             403
         );
         info.origin = Some(b"https://evil.example.net");
         assert_eq!(
-            Credentials::from_request(&config, &info).unwrap_err().status,
+            Credentials::from_request(&config, &info)
+                .unwrap_err()
+                .status,
             403
         );
         info.origin = Some(b"https://api.example.com");

@@ -158,7 +158,8 @@ impl Api {
         let mut set_cookie = None;
         match cookie {
             Some(cookie) => {
-                let max_age = expiry.map(|at| at.duration_since(self.durin.clock().now()).as_secs());
+                let max_age =
+                    expiry.map(|at| at.duration_since(self.durin.clock().now()).as_secs());
                 set_cookie = Some(cookie.set_cookie(login.token.expose_secret(), max_age));
             }
             None => {
@@ -185,7 +186,10 @@ impl Api {
     /// 403 when the client refuses renewal; 401 when the session ended meanwhile; 503.
     pub async fn refresh(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
         let session = self.durin.renew(auth).await?;
-        Ok(Reply::json(200, json!({ "expiry": iso(session.expires_at) })))
+        Ok(Reply::json(
+            200,
+            json!({ "expiry": iso(session.expires_at) }),
+        ))
     }
 
     /// `POST token/refresh/` with `{"refresh_token": ...}` (JSON or form).
@@ -201,8 +205,7 @@ impl Api {
         let value = refresh_field(content_type, body).ok_or_else(|| {
             HttpError::bad_request(json!({ "refresh_token": [messages::REQUIRED] }))
         })?;
-        let token = TokenString::parse(&value)
-            .map_err(|e| HttpError::from(AuthError::from(e)))?;
+        let token = TokenString::parse(&value).map_err(|e| HttpError::from(AuthError::from(e)))?;
         let login = self.durin.refresh(&token).await?;
         Ok(Reply::json(
             200,
@@ -290,7 +293,10 @@ impl Api {
     /// 404 without an API key or API-access client; 503.
     pub async fn api_access(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
         let key = self.durin.api_key(&auth.user_id).await?;
-        Ok(Reply::json(200, session_json(&key, self.durin.clock().now())))
+        Ok(Reply::json(
+            200,
+            session_json(&key, self.durin.clock().now()),
+        ))
     }
 
     /// `POST apiaccess/`: 201 with the token, shown this once.

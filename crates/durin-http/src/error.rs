@@ -173,7 +173,9 @@ impl From<AuthError> for HttpError {
             AuthError::InvalidToken(_) => {
                 HttpError::unauthorized(messages::INVALID_TOKEN, Challenge::InvalidToken)
             }
-            AuthError::Expired => HttpError::unauthorized(messages::EXPIRED, Challenge::InvalidToken),
+            AuthError::Expired => {
+                HttpError::unauthorized(messages::EXPIRED, Challenge::InvalidToken)
+            }
             AuthError::Vetoed(_) => {
                 HttpError::unauthorized(messages::USER_INACTIVE, Challenge::InvalidToken)
             }
@@ -203,7 +205,10 @@ mod tests {
             e.body["detail"],
             "Request was throttled. Expected available in 2 seconds."
         );
-        assert_eq!(e.headers("Bearer", "api"), [("retry-after", "2".to_owned())]);
+        assert_eq!(
+            e.headers("Bearer", "api"),
+            [("retry-after", "2".to_owned())]
+        );
         assert_eq!(HttpError::throttled(Duration::ZERO).retry_after, Some(1));
     }
 

@@ -49,13 +49,21 @@ impl LoginForm {
     /// # Errors
     /// 400 when the body is neither.
     pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, HttpError> {
-        let is_form = content_type
-            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        let is_form =
+            content_type.is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
         if !is_form && let Some(form) = Self::from_json(body) {
             return Ok(form);
         }
         if is_form || content_type.is_none() || !body.starts_with(b"{") {
-            return Ok(Self::from_form(body));
+            let form = Self::from_form(body);
+            // `curl -d '{...}'` labels JSON as a form: read it as JSON when the form
+            // parse finds nothing and the body is a JSON object.
+            if form == Self::default()
+                && let Some(json) = Self::from_json(body)
+            {
+                return Ok(json);
+            }
+            return Ok(form);
         }
         Err(HttpError::detail(400, messages::MALFORMED_BODY))
     }
@@ -190,7 +198,10 @@ impl LoginGuard {
         let cutoff = now.saturating_sub(self.config.window);
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = Duration::ZERO;
-        for (key, limit) in [(pair, self.config.per_username), (address, self.config.per_address)] {
+        for (key, limit) in [
+            (pair, self.config.per_username),
+            (address, self.config.per_address),
+        ] {
             if let Some(times) = failures.get_mut(&key) {
                 while times.front().is_some_and(|t| *t <= cutoff) {
                     times.pop_front();
@@ -219,7 +230,10 @@ impl LoginGuard {
             let cutoff = now.saturating_sub(self.config.window);
             failures.retain(|_, times| times.back().is_some_and(|t| *t > cutoff));
         }
-        for (key, limit) in [(pair, self.config.per_username), (address, self.config.per_address)] {
+        for (key, limit) in [
+            (pair, self.config.per_username),
+            (address, self.config.per_address),
+        ] {
             let times = failures.entry(key).or_default();
             times.push_back(now);
             while times.len() > limit {
@@ -249,7 +263,9 @@ mod tests {
         assert_eq!(json, form);
         assert_eq!(json.client.as_deref(), Some("web"));
         assert_eq!(
-            LoginForm::parse(Some("application/json"), b"{oops").unwrap_err().status,
+            LoginForm::parse(Some("application/json"), b"{oops")
+                .unwrap_err()
+                .status,
             400
         );
     }

@@ -39,11 +39,19 @@ impl Pool {
     async fn raw(&self, digest: &[u8]) {
         match self {
             Pool::Pg(p) => {
-                let row = sqlx::query(RAW).bind(digest).fetch_optional(p).await.unwrap();
+                let row = sqlx::query(RAW)
+                    .bind(digest)
+                    .fetch_optional(p)
+                    .await
+                    .unwrap();
                 black_box(row.expect("row"));
             }
             Pool::Lite(p) => {
-                let row = sqlx::query(RAW).bind(digest).fetch_optional(p).await.unwrap();
+                let row = sqlx::query(RAW)
+                    .bind(digest)
+                    .fetch_optional(p)
+                    .await
+                    .unwrap();
                 black_box(row.expect("row"));
             }
         }
@@ -70,10 +78,12 @@ async fn postgres(n: u64) -> (Arc<PostgresStore>, Pool) {
     let admin = sqlx::PgPool::connect(&url)
         .await
         .expect("PostgreSQL unreachable: run scripts/services.sh");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
-        .execute(&admin)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
     admin.close().await;
     let options = PgConnectOptions::from_str(&url)
         .unwrap()
@@ -85,13 +95,17 @@ async fn postgres(n: u64) -> (Arc<PostgresStore>, Pool) {
         .unwrap();
     let store = PostgresStore::from_pool(pool.clone());
     store.migrate().await.unwrap();
-    let (have,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM durin_sessions WHERE client = 'filler'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let (have,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM durin_sessions WHERE client = 'filler'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     if have as u64 != n {
         eprintln!("populating PostgreSQL schema {schema} with {n} sessions...");
-        sqlx::query("DELETE FROM durin_sessions").execute(&pool).await.unwrap();
+        sqlx::query("DELETE FROM durin_sessions")
+            .execute(&pool)
+            .await
+            .unwrap();
         let now = SystemClock.now().as_millis();
         sqlx::query(
             "INSERT INTO durin_sessions (id, digest, user_id, client, created_at, expires_at, \
@@ -105,7 +119,10 @@ async fn postgres(n: u64) -> (Arc<PostgresStore>, Pool) {
         .execute(&pool)
         .await
         .unwrap();
-        sqlx::query("ANALYZE durin_sessions").execute(&pool).await.unwrap();
+        sqlx::query("ANALYZE durin_sessions")
+            .execute(&pool)
+            .await
+            .unwrap();
     }
     (Arc::new(store), Pool::Pg(pool))
 }
@@ -113,17 +130,24 @@ async fn postgres(n: u64) -> (Arc<PostgresStore>, Pool) {
 async fn sqlite(n: u64) -> (Arc<SqliteStore>, Pool) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/durin-bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join(format!("sessions-{n}.db")).display());
+    let url = format!(
+        "sqlite://{}",
+        dir.join(format!("sessions-{n}.db")).display()
+    );
     let store = SqliteStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     let pool = store.pool().clone();
-    let (have,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM durin_sessions WHERE client = 'filler'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let (have,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM durin_sessions WHERE client = 'filler'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     if have as u64 != n {
         eprintln!("populating SQLite file with {n} sessions...");
-        sqlx::query("DELETE FROM durin_sessions").execute(&pool).await.unwrap();
+        sqlx::query("DELETE FROM durin_sessions")
+            .execute(&pool)
+            .await
+            .unwrap();
         let now = SystemClock.now().as_millis();
         sqlx::query(
             "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $3) \
@@ -157,7 +181,10 @@ where
         .await
         .unwrap();
     let me = UserId::new("bench-me").unwrap();
-    let login = durin.login(&me, &client, LoginOptions::default()).await.unwrap();
+    let login = durin
+        .login(&me, &client, LoginOptions::default())
+        .await
+        .unwrap();
     let digest = hasher.digest(&login.token).as_bytes().to_vec();
     Case {
         name,

@@ -45,7 +45,9 @@ pub(crate) fn map(error: sqlx::Error) -> StoreError {
 /// intervention (admin shutdown; a statement cancelled by `statement_timeout`), 58 system
 /// error, and the retryable 40001 serialization failure and 40P01 deadlock.
 fn is_postgres_unavailable(code: &str) -> bool {
-    ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+    ["08", "53", "57", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
         || code == "40001"
         || code == "40P01"
 }

@@ -83,7 +83,10 @@ impl PostgresStore {
         })
     }
 
-    fn options(url: &str, config: &PoolConfig) -> Result<(PgConnectOptions, PgPoolOptions), StoreError> {
+    fn options(
+        url: &str,
+        config: &PoolConfig,
+    ) -> Result<(PgConnectOptions, PgPoolOptions), StoreError> {
         let mut options = PgConnectOptions::from_str(url).map_err(StoreError::backend)?;
         if let Some(timeout) = config.statement_timeout {
             // The server cancels a statement that runs longer (SQLSTATE 57014, mapped to

@@ -58,8 +58,12 @@ pub(crate) struct SessionRow {
 }
 
 /// Turns a row into a [`durin_core::Session`], refusing anything malformed.
-pub(crate) fn decode_session(row: SessionRow) -> Result<durin_core::Session, durin_core::StoreError> {
-    use durin_core::{ClientName, RefreshState, SessionId, StoreError, Timestamp, Transport, UserId};
+pub(crate) fn decode_session(
+    row: SessionRow,
+) -> Result<durin_core::Session, durin_core::StoreError> {
+    use durin_core::{
+        ClientName, RefreshState, SessionId, StoreError, Timestamp, Transport, UserId,
+    };
     let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
     let refresh = match (row.refresh_digest, row.refresh_expires_at) {
         (Some(d), Some(at)) => Some(RefreshState {

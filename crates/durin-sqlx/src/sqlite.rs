@@ -66,6 +66,30 @@ impl SqliteStore {
     /// # Errors
     /// As [`SqliteStore::connect`].
     pub async fn connect_with(url: &str, config: &PoolConfig) -> Result<Self, StoreError> {
+        let (options, pool) = Self::options(url, config)?;
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(crate::error::map)?;
+        Ok(Self { pool })
+    }
+
+    /// A store whose connections open on first use: building it never fails on a file
+    /// that cannot be opened (its operations answer [`StoreError::Unavailable`] instead).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] for a malformed URL.
+    pub fn connect_lazy(url: &str, config: &PoolConfig) -> Result<Self, StoreError> {
+        let (options, pool) = Self::options(url, config)?;
+        Ok(Self {
+            pool: pool.connect_lazy_with(options),
+        })
+    }
+
+    fn options(
+        url: &str,
+        config: &PoolConfig,
+    ) -> Result<(SqliteConnectOptions, SqlitePoolOptions), StoreError> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let mut options = SqliteConnectOptions::from_str(url)
             .map_err(StoreError::backend)?
@@ -90,11 +114,7 @@ impl SqliteStore {
             pool.max_connections(config.max_connections)
                 .min_connections(config.min_connections)
         };
-        let pool = pool
-            .connect_with(options)
-            .await
-            .map_err(crate::error::map)?;
-        Ok(Self { pool })
+        Ok((options, pool))
     }
 
     /// Wraps a pool the application already has. For correct concurrency it should use

@@ -31,15 +31,23 @@ async fn connecting_to_a_dead_port_is_unavailable() {
 async fn a_lazy_store_on_a_dead_port_answers_unavailable_per_operation() {
     let store = PostgresStore::connect_lazy(DEAD_POSTGRES, &common::impatient()).unwrap();
     unavailable(store.get(&digest()).await);
-    unavailable(store.insert(&session(&user(), &client(), now()), keep(1, now())).await);
+    unavailable(
+        store
+            .insert(&session(&user(), &client(), now()), keep(1, now()))
+            .await,
+    );
     unavailable(store.get_client(&client()).await);
     // And through the service: 503 material, never "invalid token".
     let store = Arc::new(store);
     let durin = Durin::builder(store.clone(), store, DigestKey::generate("k1")).build();
-    let login = durin.login(&user(), &client(), LoginOptions::default()).await;
+    let login = durin
+        .login(&user(), &client(), LoginOptions::default())
+        .await;
     assert!(matches!(login, Err(AuthError::Unavailable(_))), "{login:?}");
     let token = durin_core::TokenString::generate(&durin_core::TokenPrefix::default());
-    let auth = durin.authenticate(&token, durin_core::Transport::Header).await;
+    let auth = durin
+        .authenticate(&token, durin_core::Transport::Header)
+        .await;
     assert!(matches!(auth, Err(AuthError::Unavailable(_))), "{auth:?}");
 }
 
@@ -51,7 +59,11 @@ async fn a_pool_closed_mid_test_is_unavailable() {
     assert!(store.get(&s.digest).await.unwrap().is_some());
     store.close().await;
     unavailable(store.get(&s.digest).await);
-    unavailable(store.remove_user(&s.user_id, None, durin_core::Removal::Delete).await);
+    unavailable(
+        store
+            .remove_user(&s.user_id, None, durin_core::Removal::Delete)
+            .await,
+    );
 
     let sqlite = common::sqlite_file().await;
     sqlite.insert(&s, keep(1, now())).await.unwrap();
@@ -68,29 +80,36 @@ async fn an_unopenable_sqlite_file_is_unavailable() {
 /// timeout is cancelled by the server and reported as unavailable, not hung.
 #[tokio::test]
 async fn a_postgres_statement_timeout_is_unavailable() {
-    let store = common::postgres_with(
-        PgPoolOptions::new().after_connect(|conn, _| {
-            Box::pin(async move {
-                sqlx::query("SET statement_timeout = 300")
-                    .execute(conn)
-                    .await
-                    .map(|_| ())
-            })
-        }),
-    )
+    let store = common::postgres_with(PgPoolOptions::new().after_connect(|conn, _| {
+        Box::pin(async move {
+            sqlx::query("SET statement_timeout = 300")
+                .execute(conn)
+                .await
+                .map(|_| ())
+        })
+    }))
     .await;
     let u = user();
-    let blocker = sqlx::PgPool::connect(&common::database_url()).await.unwrap();
+    let blocker = sqlx::PgPool::connect(&common::database_url())
+        .await
+        .unwrap();
     let mut tx = blocker.begin().await.unwrap();
     sqlx::query("SELECT pg_advisory_xact_lock(25717, hashtext($1))")
         .bind(u.as_str())
         .execute(&mut *tx)
         .await
         .unwrap();
-    unavailable(store.insert(&session(&u, &client(), now()), keep(1, now())).await);
+    unavailable(
+        store
+            .insert(&session(&u, &client(), now()), keep(1, now()))
+            .await,
+    );
     tx.rollback().await.unwrap();
     // Once the lock is gone, the same login goes through.
-    store.insert(&session(&u, &client(), now()), keep(1, now())).await.unwrap();
+    store
+        .insert(&session(&u, &client(), now()), keep(1, now()))
+        .await
+        .unwrap();
 }
 
 /// The same for SQLite: a writer that cannot get the write lock within the busy timeout.
@@ -106,9 +125,16 @@ async fn a_sqlite_busy_timeout_is_unavailable() {
     store.migrate().await.unwrap();
     let other = SqliteStore::connect(&url).await.unwrap();
     let tx = other.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
-    unavailable(store.insert(&session(&user(), &client(), now()), keep(1, now())).await);
+    unavailable(
+        store
+            .insert(&session(&user(), &client(), now()), keep(1, now()))
+            .await,
+    );
     tx.rollback().await.unwrap();
-    store.insert(&session(&user(), &client(), now()), keep(1, now())).await.unwrap();
+    store
+        .insert(&session(&user(), &client(), now()), keep(1, now()))
+        .await
+        .unwrap();
 }
 
 /// durin keeps its migration history apart from the application's.
@@ -126,13 +152,21 @@ async fn migrations_use_their_own_table_and_are_idempotent() {
     let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
     assert_eq!(
         tables,
-        ["_durin_migrations", "durin_clients", "durin_rotated_refresh", "durin_sessions"]
+        [
+            "_durin_migrations",
+            "durin_clients",
+            "durin_rotated_refresh",
+            "durin_sessions"
+        ]
     );
     let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _durin_migrations")
         .fetch_all(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied.len(), durin_sqlx::postgres_migrator().iter().count());
+    assert_eq!(
+        applied.len(),
+        durin_sqlx::postgres_migrator().iter().count()
+    );
 
     let sqlite = common::sqlite_file().await;
     sqlite.migrate().await.unwrap();
@@ -141,12 +175,11 @@ async fn migrations_use_their_own_table_and_are_idempotent() {
         .await
         .unwrap();
     assert_eq!(n as usize, durin_sqlx::sqlite_migrator().iter().count());
-    let (sqlx_table,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM sqlite_master WHERE name = '_sqlx_migrations'",
-    )
-    .fetch_one(sqlite.pool())
-    .await
-    .unwrap();
+    let (sqlx_table,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM sqlite_master WHERE name = '_sqlx_migrations'")
+            .fetch_one(sqlite.pool())
+            .await
+            .unwrap();
     assert_eq!(sqlx_table, 0);
 }
 
@@ -155,12 +188,18 @@ async fn migrations_use_their_own_table_and_are_idempotent() {
 async fn an_unknown_client_format_is_corrupt() {
     let store = common::sqlite_memory().await;
     let name = client();
-    store.create_client(&Client::new(name.clone())).await.unwrap();
+    store
+        .create_client(&Client::new(name.clone()))
+        .await
+        .unwrap();
     sqlx::query("UPDATE durin_clients SET format = 99")
         .execute(store.pool())
         .await
         .unwrap();
-    assert!(matches!(store.get_client(&name).await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        store.get_client(&name).await,
+        Err(StoreError::Corrupt(_))
+    ));
 }
 
 /// Purging thousands of expired sessions goes in bounded batches and leaves live ones.
@@ -203,7 +242,11 @@ async fn bulk_purge_sqlite() {
 async fn the_purge_task_runs_on_its_interval() {
     let store = common::sqlite_memory().await;
     let t = now();
-    let mut s = session(&user(), &client(), t.saturating_sub(Duration::from_secs(9000)));
+    let mut s = session(
+        &user(),
+        &client(),
+        t.saturating_sub(Duration::from_secs(9000)),
+    );
     s.expires_at = Some(t.saturating_sub(Duration::from_secs(8000)));
     store.insert(&s, keep(1, t)).await.unwrap();
     let durin = Durin::builder(store.clone(), store.clone(), DigestKey::generate("k1")).build();

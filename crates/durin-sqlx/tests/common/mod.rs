@@ -58,7 +58,10 @@ pub async fn sqlite_file() -> Arc<SqliteStore> {
 pub fn sqlite_url() -> String {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("durin-sqlx");
     std::fs::create_dir_all(&dir).expect("temp dir");
-    format!("sqlite://{}", dir.join(format!("{}.db", unique("t"))).display())
+    format!(
+        "sqlite://{}",
+        dir.join(format!("{}.db", unique("t"))).display()
+    )
 }
 
 /// A migrated SQLite store in a new file, with `config`.

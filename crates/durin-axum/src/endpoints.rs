@@ -1,0 +1,143 @@
+//! The contract's endpoints as an axum `Router`.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use durin_http::{Api, HttpError, LoginForm, Reply};
+
+use crate::extract::{ApiError, Auth};
+
+/// Every endpoint of the contract, relative to where the router is nested (the examples
+/// use `/api`), each path with and without its trailing slash:
+///
+/// | route | |
+/// |---|---|
+/// | `POST login/` | username + password (JSON or form) + client -> token |
+/// | `POST refresh/` | renew the caller's token |
+/// | `POST token/refresh/` | rotate a refresh token |
+/// | `POST logout/`, `POST logoutall/` | end this token, or every token of the user |
+/// | `GET sessions/`, `DELETE sessions/{id}` | list and revoke the caller's sessions |
+/// | `GET`, `POST`, `DELETE apiaccess/` | the caller's API key |
+///
+/// The authenticated routes need [`crate::DurinLayer`] applied around this router (it
+/// usually wraps the application's own routes too, so each request is authenticated once).
+pub fn endpoints(api: Api) -> Router {
+    let mut router = Router::new();
+    for (path, route) in [
+        ("login", post(login)),
+        ("refresh", post(refresh)),
+        ("token/refresh", post(token_refresh)),
+        ("logout", post(logout)),
+        ("logoutall", post(logout_all)),
+        ("sessions", axum::routing::get(sessions)),
+        ("sessions/{id}", delete(delete_session)),
+        (
+            "apiaccess",
+            axum::routing::get(api_access)
+                .post(create_api_access)
+                .delete(delete_api_access),
+        ),
+    ] {
+        router = router
+            .route(&format!("/{path}"), route.clone())
+            .route(&format!("/{path}/"), route);
+    }
+    router.with_state(api)
+}
+
+/// Writes a [`Reply`] or an [`HttpError`] as a response.
+fn respond(api: &Api, result: Result<Reply, HttpError>) -> Response {
+    match result {
+        Ok(reply) => {
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+            let mut response = match reply.body {
+                Some(body) => (status, axum::Json(body)).into_response(),
+                None => status.into_response(),
+            };
+            if let Some(cookie) = reply
+                .set_cookie
+                .and_then(|c| HeaderValue::from_str(&c).ok())
+            {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Err(e) => ApiError::new(e, api.config()).into_response(),
+    }
+}
+
+async fn login(State(api): State<Api>, request: Request) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let headers: HeaderMap = request.headers().clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let body = match axum::body::to_bytes(request.into_body(), 64 * 1024).await {
+        Ok(body) => body,
+        Err(_) => {
+            return respond(
+                &api,
+                Err(HttpError::detail(400, durin_http::messages::MALFORMED_BODY)),
+            );
+        }
+    };
+    let result = match LoginForm::parse(content_type, &body) {
+        Ok(form) => api.login(&form, address, user_agent).await,
+        Err(e) => Err(e),
+    };
+    respond(&api, result)
+}
+
+async fn refresh(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    respond(&api, api.refresh(&auth).await)
+}
+
+async fn token_refresh(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    respond(&api, api.token_refresh(content_type, &body).await)
+}
+
+async fn logout(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    respond(&api, api.logout(&auth).await)
+}
+
+async fn logout_all(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    respond(&api, api.logout_all(&auth).await)
+}
+
+async fn sessions(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    respond(&api, api.sessions(&auth).await)
+}
+
+async fn delete_session(
+    State(api): State<Api>,
+    Auth(auth): Auth,
+    Path(id): Path<String>,
+) -> Response {
+    respond(&api, api.delete_session(&auth, &id).await)
+}
+
+async fn api_access(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    respond(&api, api.api_access(&auth).await)
+}
+
+async fn create_api_access(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    respond(&api, api.create_api_access(&auth).await)
+}
+
+async fn delete_api_access(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    respond(&api, api.delete_api_access(&auth).await)
+}

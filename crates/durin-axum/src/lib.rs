@@ -1,0 +1,40 @@
+//! durin for [axum]: one tower layer authenticates each request once, extractors hand the
+//! result to handlers, guards restrict routes by client, scope and throttle, and
+//! [`endpoints`] serves the HTTP contract (login, refresh, token refresh, logout,
+//! logout-all, sessions, API access).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use axum::{Json, Router, routing::get};
+//! use durin_axum::{Auth, DurinLayer, Guard};
+//! use durin_http::{Api, HttpConfig};
+//!
+//! async fn me(Auth(auth): Auth) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "user": auth.user_id.as_str() }))
+//! }
+//!
+//! fn app(api: Api) -> Router {
+//!     let api_routes = Router::new()
+//!         .route("/me", get(me))
+//!         .route("/web-only", get(me).layer(Guard::allow_clients(["web"])))
+//!         .merge(durin_axum::endpoints(api.clone()))
+//!         .layer(DurinLayer::new(api));
+//!     Router::new().nest("/api", api_routes)
+//! }
+//! ```
+//!
+//! The layer never rejects a request by itself: a route without an extractor or guard
+//! stays public. [`Auth`] answers 401 when there are no credentials; `Option<Auth>` gives
+//! `None` then, and both reject a bad or expired token (401) and a store outage (503).
+
+mod endpoints;
+mod extract;
+mod guard;
+mod layer;
+
+pub use endpoints::endpoints;
+pub use extract::{ApiError, Auth};
+pub use guard::{Guard, GuardLayer};
+pub use layer::{DurinLayer, DurinService};
+
+pub use durin_http::{Api, CredentialChecker, HttpConfig};

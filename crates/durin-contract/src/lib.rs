@@ -1,0 +1,316 @@
+//! The harness of the black-box contract suite (`tests/contract.rs`): it starts a real
+//! example server binary on a free loopback port, in a scratch directory, against a fresh
+//! database, and drives it over HTTP with reqwest.
+//!
+//! Which servers and backends run:
+//!
+//! - `DURIN_CONTRACT_SERVERS` (default `axum-server`): comma-separated package names of
+//!   server binaries that take the contract's flags; each is built on demand with
+//!   `cargo build -p NAME` when its binary is missing;
+//! - `DURIN_CONTRACT_BACKENDS` (default `sqlite,postgres`): `sqlite` (a file in the
+//!   scratch directory), `postgres` (a fresh schema per server in `DATABASE_URL`'s
+//!   database), `redis` (a fresh key prefix per server at `REDIS_URL`).
+//!
+//! A case whose server or backend is not selected passes without running and says so on
+//! stderr; `scripts/test.sh` selects them all, so CI runs every case everywhere.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The standard demo users.
+pub const ALICE: (&str, &str) = ("alice", "wonderland");
+/// A second user.
+pub const BOB: (&str, &str) = ("bob", "builder");
+
+/// The flags of the standard server every case starts unless it needs others.
+pub fn standard_flags() -> Vec<String> {
+    [
+        "--user=alice:wonderland",
+        "--user=bob:builder",
+        "--client=web",
+        "--client=cli::2/m",
+        "--client=mobile:1s",
+        "--client=forever:never",
+        "--client=plain",
+        "--api-access-client=api",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn list(var: &str, default: &str) -> Vec<String> {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Whether `server` on `backend` is selected; prints why not when it is not.
+pub fn selected(server: &str, backend: &str) -> bool {
+    let servers = list("DURIN_CONTRACT_SERVERS", "axum-server");
+    let backends = list("DURIN_CONTRACT_BACKENDS", "sqlite,postgres");
+    let ok = servers.iter().any(|s| s == server) && backends.iter().any(|b| b == backend);
+    if !ok {
+        eprintln!(
+            "not selected: {server} on {backend} (DURIN_CONTRACT_SERVERS={servers:?}, DURIN_CONTRACT_BACKENDS={backends:?})"
+        );
+    }
+    ok
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("OS random");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The target directory holding this test binary (`target/debug`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/debug/deps/contract-HASH -> target/debug
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// The binary of `package`, built first when missing.
+pub fn binary(package: &str) -> PathBuf {
+    let path = target_dir().join(package);
+    if !path.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", package])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p {package} failed");
+    }
+    assert!(path.exists(), "no binary at {}", path.display());
+    path
+}
+
+/// A database URL for a fresh, isolated database of `backend`.
+pub async fn database_url(backend: &str, scratch: &std::path::Path) -> String {
+    match backend {
+        "sqlite" => format!("sqlite://{}", scratch.join("durin.db").display()),
+        "postgres" => {
+            let base = std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/durin_test".to_owned());
+            let schema = format!("contract_{}", random_suffix());
+            let admin = sqlx::PgPool::connect(&base).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL at {base} is unreachable ({e}); run scripts/services.sh")
+            });
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&admin)
+                .await
+                .expect("create schema");
+            admin.close().await;
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options=-c%20search_path%3D{schema}")
+        }
+        "redis" => {
+            let base =
+                std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+            let base = base.trim_end_matches('/');
+            format!("{base}/?prefix=contract{}", random_suffix())
+        }
+        other => panic!("unknown backend {other}"),
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server's package name.
+    pub package: String,
+    /// The backend it runs on.
+    pub backend: String,
+    child: Child,
+    _scratch: Scratch,
+    /// A client with a 10 s timeout.
+    pub http: reqwest::Client,
+}
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Server {
+    /// Starts `package`'s binary on `backend` with the standard flags.
+    pub async fn start(package: &str, backend: &str) -> Server {
+        Server::start_with(package, backend, &standard_flags(), None).await
+    }
+
+    /// Starts `package`'s binary with `flags`, on `backend` or on `database_url` when
+    /// given. Waits for its `listening on http://ADDR` line.
+    pub async fn start_with(
+        package: &str,
+        backend: &str,
+        flags: &[String],
+        database_url: Option<&str>,
+    ) -> Server {
+        let scratch = std::env::temp_dir().join(format!("durin-contract-{}", random_suffix()));
+        std::fs::create_dir_all(&scratch).expect("scratch dir");
+        let url = match database_url {
+            Some(url) => url.to_owned(),
+            None => self::database_url(backend, &scratch).await,
+        };
+        let mut child = Command::new(binary(package))
+            .current_dir(&scratch)
+            .arg("--bind=127.0.0.1:0")
+            .arg(format!("--database-url={url}"))
+            .args(flags)
+            .env_remove("DURIN_SECRET")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {package}: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    return addr.trim().to_owned();
+                }
+            }
+            panic!("{package} exited before listening");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{package} did not start within 60 s"));
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server {
+            base,
+            package: package.to_owned(),
+            backend: backend.to_owned(),
+            child,
+            _scratch: Scratch(scratch),
+            http: client(None),
+        }
+    }
+
+    /// The absolute URL of `path` (`/api/me`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Logs `user` in through `client`; returns the response.
+    pub async fn login_response(&self, user: (&str, &str), client: &str) -> Response {
+        self.send(
+            self.http
+                .post(self.url("/api/login/"))
+                .json(&serde_json::json!({
+                    "username": user.0, "password": user.1, "client": client,
+                })),
+        )
+        .await
+    }
+
+    /// Logs in and returns the token (panics unless 200).
+    pub async fn login(&self, user: (&str, &str), client: &str) -> String {
+        let r = self.login_response(user, client).await;
+        assert_eq!(r.status, 200, "login {client}: {:?}", r.body);
+        r.body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Sends a request and reads the answer.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Response {
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `METHOD path` with `Authorization: Bearer token`.
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str) -> Response {
+        self.send(
+            self.http
+                .request(method, self.url(path))
+                .header("Authorization", format!("Bearer {token}")),
+        )
+        .await
+    }
+
+    /// `GET path` with the token.
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.call(reqwest::Method::GET, path, token).await
+    }
+
+    /// `POST path` with the token.
+    pub async fn post(&self, path: &str, token: &str) -> Response {
+        self.call(reqwest::Method::POST, path, token).await
+    }
+
+    /// `DELETE path` with the token.
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.call(reqwest::Method::DELETE, path, token).await
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// An HTTP client, bound to a local address when given (another loopback address makes
+/// another client address for the login throttle).
+pub fn client(local: Option<std::net::IpAddr>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .local_address(local)
+        .build()
+        .expect("reqwest client")
+}
+
+/// A response: status, headers and JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Response {
+    /// The status.
+    pub status: u16,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (a string if it was not JSON).
+    pub body: Value,
+}
+
+impl Response {
+    /// The `detail` message.
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a `{"detail": ...}` error.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, detail: &str) {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        assert_eq!(self.detail(), detail, "{:?}", self.body);
+    }
+}

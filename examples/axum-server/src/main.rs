@@ -1,0 +1,55 @@
+//! durin's example server on axum: every endpoint of the HTTP contract under `/api/`,
+//! plus demo routes, on an SQLite file by default.
+//!
+//! ```sh
+//! cargo run -p axum-server -- --user alice:wonderland --client web --client mobile:30d:100/m
+//! ```
+
+use std::net::SocketAddr;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use durin_axum::{Auth, DurinLayer, Guard};
+use server_common::{Args, Demo};
+
+async fn me(Auth(auth): Auth) -> Json<serde_json::Value> {
+    Json(server_common::me(&auth))
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The application: the contract's endpoints and the demo routes under `/api`.
+fn app(demo: &Demo) -> Router {
+    let api = demo.api.clone();
+    let routes = Router::new()
+        .route("/me", get(me))
+        .route("/throttled", get(me).layer(Guard::throttle()))
+        .route("/only-web", get(me).layer(Guard::allow_clients(["web"])))
+        .route("/no-web", get(me).layer(Guard::deny_clients(["web"])))
+        .merge(durin_axum::endpoints(api.clone()))
+        .layer(DurinLayer::new(api));
+    Router::new()
+        .nest("/api", routes)
+        .route("/health", get(health))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    use clap::Parser as _;
+    server_common::init_tracing();
+    let demo = Demo::start(Args::parse()).await?;
+    let listener = tokio::net::TcpListener::bind(demo.args.bind).await?;
+    let addr = listener.local_addr()?;
+    println!("{}", demo.banner(addr));
+    axum::serve(
+        listener,
+        app(&demo).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}

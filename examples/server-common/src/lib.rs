@@ -1,0 +1,271 @@
+//! What the example servers share, so `axum-server` and `actix-server` take the same flags
+//! and serve the same demo: the command line, the store, the seeded users and clients, the
+//! [`Api`] of the HTTP contract, and the start-up banner.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use async_trait::async_trait;
+use clap::Parser;
+use durin_core::{
+    CachedTokenStore, Client, ClientName, Durin, MemoryThrottle, Rate, StoreError, UserId,
+    parse_ttl,
+};
+use durin_http::{Api, CredentialChecker, HttpConfig};
+
+/// The flags of both example servers (see `HTTP-CONTRACT.md`, "The example servers").
+#[derive(Debug, Clone, Parser)]
+#[command(
+    version,
+    about = "durin example server: per-client token authentication over HTTP"
+)]
+pub struct Args {
+    /// Address to listen on (`127.0.0.1:0` picks a free port; the banner prints it).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+    /// Where sessions and clients live: `sqlite:PATH`, `sqlite::memory:`,
+    /// `postgres://...` or `redis://...`.
+    #[arg(long, env = "DURIN_DATABASE_URL", default_value = "sqlite://durin.db")]
+    pub database_url: String,
+    /// A demo user, `NAME:PASSWORD` (repeatable). The password is kept as an argon2 hash.
+    #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = parse_user)]
+    pub users: Vec<(String, String)>,
+    /// A client, `NAME[:TTL[:RATE]]` (repeatable): TTL like `30s`, `15m`, `10h`, `7d`,
+    /// `never` (default `1d`); RATE like `5/m`; `NAME::RATE` keeps the default TTL.
+    #[arg(long = "client", value_name = "NAME[:TTL[:RATE]]", value_parser = parse_client)]
+    pub clients: Vec<Client>,
+    /// The client of `apiaccess/` (created with TTL `never` unless `--client` declares it).
+    #[arg(long, value_name = "NAME", value_parser = parse_client_name)]
+    pub api_access_client: Option<ClientName>,
+    /// The throttle rate of clients without one, for throttled routes.
+    #[arg(long, value_name = "RATE")]
+    pub default_throttle: Option<Rate>,
+    /// The key file used when `DURIN_SECRET` is not set (created on first run).
+    #[arg(long, default_value = "durin.key")]
+    pub key_file: PathBuf,
+}
+
+fn parse_user(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((name, password)) if !name.is_empty() && !password.is_empty() => {
+            Ok((name.to_owned(), password.to_owned()))
+        }
+        _ => Err(format!("invalid user {s:?}: expected NAME:PASSWORD")),
+    }
+}
+
+fn parse_client_name(s: &str) -> Result<ClientName, String> {
+    ClientName::new(s).map_err(|e| e.to_string())
+}
+
+/// `NAME[:TTL[:RATE]]`.
+pub fn parse_client(s: &str) -> Result<Client, String> {
+    let mut parts = s.splitn(3, ':');
+    let name = parse_client_name(parts.next().unwrap_or_default())?;
+    let mut client = Client::new(name);
+    if let Some(ttl) = parts.next().filter(|t| !t.is_empty()) {
+        client = client.with_token_ttl(parse_ttl(ttl).map_err(|e| e.to_string())?);
+    }
+    if let Some(rate) = parts.next().filter(|r| !r.is_empty()) {
+        let rate: Rate = rate
+            .parse()
+            .map_err(|e: durin_core::ParseError| e.to_string())?;
+        client = client.with_throttle_rate(Some(rate));
+    }
+    Ok(client)
+}
+
+/// Demo users: names and argon2 password hashes, checked in constant time.
+pub struct Users {
+    hashes: HashMap<String, String>,
+    /// Verified for unknown names, so that they take as long as known ones.
+    decoy: String,
+}
+
+impl Users {
+    /// Hashes the passwords (argon2id, random salts).
+    ///
+    /// # Errors
+    /// When hashing fails.
+    pub fn new(users: &[(String, String)]) -> anyhow::Result<Self> {
+        let hash = |password: &str| -> anyhow::Result<String> {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("OS random: {e}"))?;
+            let salt = SaltString::encode_b64(&bytes)
+                .map_err(|e| anyhow::anyhow!("encoding a salt: {e}"))?;
+            Ok(Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?
+                .to_string())
+        };
+        let mut hashes = HashMap::new();
+        for (name, password) in users {
+            hashes.insert(name.clone(), hash(password)?);
+        }
+        Ok(Users {
+            hashes,
+            decoy: hash("decoy password")?,
+        })
+    }
+}
+
+#[async_trait]
+impl CredentialChecker for Users {
+    async fn check(&self, username: &str, password: &str) -> Result<Option<UserId>, StoreError> {
+        let known = self.hashes.get(username);
+        let hash = known.unwrap_or(&self.decoy).clone();
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash).is_ok_and(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+        })
+        .await
+        .map_err(StoreError::backend)?;
+        Ok((ok && known.is_some())
+            .then(|| UserId::new(username))
+            .flatten())
+    }
+}
+
+/// A running demo: the API over the store, and what to print.
+pub struct Demo {
+    /// The endpoints and service.
+    pub api: Api,
+    /// The flags.
+    pub args: Args,
+}
+
+/// Logs to stderr at `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+impl Demo {
+    /// Opens the store (migrating it), seeds the clients, and builds the service.
+    ///
+    /// A database that cannot be reached does not stop the server: it starts anyway,
+    /// answers 503 where it needs the store, and keeps trying to migrate and seed in the
+    /// background until the database comes back.
+    ///
+    /// # Errors
+    /// A malformed flag, database URL or key file.
+    pub async fn start(args: Args) -> anyhow::Result<Self> {
+        let key = durin_connect::load_key(&args.key_file)?;
+        let pool = durin_sqlx::PoolConfig::default()
+            .with_acquire_timeout(Duration::from_secs(2))
+            .with_statement_timeout(Some(Duration::from_secs(5)));
+        let stores = durin_connect::open_lazy(&args.database_url, &pool)
+            .with_context(|| "--database-url")?;
+        let mut clients = args.clients.clone();
+        if let Some(api) = &args.api_access_client
+            && !clients.iter().any(|c| &c.name == api)
+        {
+            clients.push(Client::new(api.clone()).with_token_ttl(None));
+        }
+        match seed(&stores, &clients).await {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "the database is unreachable; answering 503 until it comes back");
+                let (stores, clients) = (stores.clone(), clients.clone());
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        if seed(&stores, &clients).await.is_ok() {
+                            tracing::info!("database reachable again: migrated and seeded");
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+        let throttle = stores
+            .throttle
+            .clone()
+            .unwrap_or_else(|| Arc::new(MemoryThrottle::new()));
+        let tokens = Arc::new(CachedTokenStore::new(stores.tokens.clone()));
+        let durin = Durin::builder(tokens, stores.clients.clone(), key)
+            .throttle(throttle)
+            .default_rate(args.default_throttle)
+            .api_access_client(args.api_access_client.clone())
+            .build();
+        let users = Users::new(&args.users)?;
+        let api = Api::new(durin, HttpConfig::default(), Arc::new(users));
+        Ok(Demo { api, args })
+    }
+
+    /// The start-up banner: the address (first line, `listening on http://ADDR`, which
+    /// scripts wait for) and a curl walkthrough.
+    pub fn banner(&self, addr: SocketAddr) -> String {
+        let user = self.args.users.first();
+        let (name, password) = user.map_or(("NAME", "PASSWORD"), |(n, p)| (n.as_str(), p.as_str()));
+        let client = self
+            .args
+            .clients
+            .first()
+            .map_or("web".to_owned(), |c| c.name.to_string());
+        format!(
+            "listening on http://{addr}\n\
+             \n\
+             Try it:\n\
+             \x20 TOKEN=$(curl -s -X POST http://{addr}/api/login/ -H 'Content-Type: application/json' \\\n\
+             \x20   -d '{{\"username\":\"{name}\",\"password\":\"{password}\",\"client\":\"{client}\"}}' \\\n\
+             \x20   | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\n\
+             \x20 curl -s http://{addr}/api/me -H \"Authorization: Bearer $TOKEN\"\n\
+             \x20 curl -s http://{addr}/api/sessions/ -H \"Authorization: Bearer $TOKEN\"\n\
+             \x20 curl -s -X POST http://{addr}/api/logout/ -H \"Authorization: Bearer $TOKEN\" -w '%{{http_code}}\\n'\n\
+             \x20 curl -s http://{addr}/api/me -H \"Authorization: Bearer $TOKEN\"   # 401 now\n"
+        )
+    }
+}
+
+async fn seed(stores: &durin_connect::Stores, clients: &[Client]) -> Result<(), StoreError> {
+    stores.migrate().await?;
+    for client in clients {
+        stores.clients.upsert_client(client).await?;
+    }
+    Ok(())
+}
+
+/// The body of the demo routes: `{"user", "client", "session"}`.
+pub fn me(auth: &durin_core::Authenticated) -> serde_json::Value {
+    serde_json::json!({
+        "user": auth.user_id.as_str(),
+        "client": auth.client.name.as_str(),
+        "session": auth.session.id.as_str(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_flags() {
+        let c = parse_client("web").unwrap();
+        assert_eq!(c.token_ttl, Some(durin_core::DEFAULT_TOKEN_TTL));
+        let c = parse_client("mobile:30s:5/m").unwrap();
+        assert_eq!(c.token_ttl, Some(Duration::from_secs(30)));
+        assert_eq!(c.throttle_rate, Some("5/m".parse().unwrap()));
+        let c = parse_client("cli::2/m").unwrap();
+        assert_eq!(c.token_ttl, Some(durin_core::DEFAULT_TOKEN_TTL));
+        assert!(c.throttle_rate.is_some());
+        assert_eq!(parse_client("api:never").unwrap().token_ttl, None);
+        assert!(parse_client("bad name").is_err());
+        assert!(parse_client("web:soon").is_err());
+        assert!(parse_client("web:1d:lots").is_err());
+    }
+}
