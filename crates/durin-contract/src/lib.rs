@@ -4,9 +4,9 @@
 //!
 //! Which servers and backends run:
 //!
-//! - `DURIN_CONTRACT_SERVERS` (default `axum-server`): comma-separated package names of
-//!   server binaries that take the contract's flags; each is built on demand with
-//!   `cargo build -p NAME` when its binary is missing;
+//! - `DURIN_CONTRACT_SERVERS` (default `axum-server,actix-server`): comma-separated names
+//!   of server binaries that take the contract's flags; each is built on demand with
+//!   `cargo build --bin NAME` when missing from the target directory;
 //! - `DURIN_CONTRACT_BACKENDS` (default `sqlite,postgres`): `sqlite` (a file in the
 //!   scratch directory), `postgres` (a fresh schema per server in `DATABASE_URL`'s
 //!   database), `redis` (a fresh key prefix per server at `REDIS_URL`).
@@ -54,7 +54,7 @@ fn list(var: &str, default: &str) -> Vec<String> {
 
 /// Whether `server` on `backend` is selected; prints why not when it is not.
 pub fn selected(server: &str, backend: &str) -> bool {
-    let servers = list("DURIN_CONTRACT_SERVERS", "axum-server");
+    let servers = list("DURIN_CONTRACT_SERVERS", "axum-server,actix-server");
     let backends = list("DURIN_CONTRACT_BACKENDS", "sqlite,postgres");
     let ok = servers.iter().any(|s| s == server) && backends.iter().any(|b| b == backend);
     if !ok {
@@ -81,15 +81,15 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The binary of `package`, built first when missing.
-pub fn binary(package: &str) -> PathBuf {
-    let path = target_dir().join(package);
+/// The server binary `name`, built first (`cargo build --bin NAME`) when missing.
+pub fn binary(name: &str) -> PathBuf {
+    let path = target_dir().join(name);
     if !path.exists() {
         let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", package])
+            .args(["build", "--bin", name])
             .status()
             .expect("run cargo build");
-        assert!(status.success(), "cargo build -p {package} failed");
+        assert!(status.success(), "cargo build --bin {name} failed");
     }
     assert!(path.exists(), "no binary at {}", path.display());
     path

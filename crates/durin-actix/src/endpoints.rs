@@ -1,0 +1,132 @@
+//! The contract's endpoints as actix-web routes.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, SET_COOKIE, USER_AGENT};
+use actix_web::{HttpRequest, HttpResponse, web};
+use durin_http::{Api, HttpError, LoginForm, Reply};
+
+use crate::extract::{ApiError, Auth};
+
+/// Registers every endpoint of the contract, relative to the enclosing scope (the
+/// examples use `/api`), each path with and without its trailing slash:
+///
+/// | route | |
+/// |---|---|
+/// | `POST login/` | username + password (JSON or form) + client -> token |
+/// | `POST refresh/` | renew the caller's token |
+/// | `POST token/refresh/` | rotate a refresh token |
+/// | `POST logout/`, `POST logoutall/` | end this token, or every token of the user |
+/// | `GET sessions/`, `DELETE sessions/{id}` | list and revoke the caller's sessions |
+/// | `GET`, `POST`, `DELETE apiaccess/` | the caller's API key |
+///
+/// Needs `web::Data<Api>` in the app data and [`crate::DurinMiddleware`] around the
+/// scope: `web::scope("/api").wrap(DurinMiddleware::new(api.clone()))
+/// .app_data(web::Data::new(api)).configure(durin_actix::endpoints)`.
+pub fn endpoints(config: &mut web::ServiceConfig) {
+    for slash in ["", "/"] {
+        config
+            .route(&format!("/login{slash}"), web::post().to(login))
+            .route(&format!("/refresh{slash}"), web::post().to(refresh))
+            .route(
+                &format!("/token/refresh{slash}"),
+                web::post().to(token_refresh),
+            )
+            .route(&format!("/logout{slash}"), web::post().to(logout))
+            .route(&format!("/logoutall{slash}"), web::post().to(logout_all))
+            .route(&format!("/sessions{slash}"), web::get().to(sessions))
+            .route(
+                &format!("/sessions/{{id}}{slash}"),
+                web::delete().to(delete_session),
+            )
+            .route(&format!("/apiaccess{slash}"), web::get().to(api_access))
+            .route(
+                &format!("/apiaccess{slash}"),
+                web::post().to(create_api_access),
+            )
+            .route(
+                &format!("/apiaccess{slash}"),
+                web::delete().to(delete_api_access),
+            );
+    }
+}
+
+fn respond(api: &Api, result: Result<Reply, HttpError>) -> Result<HttpResponse, ApiError> {
+    let reply = result.map_err(|e| ApiError::new(e, api.config()))?;
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK));
+    if let Some(cookie) = reply.set_cookie {
+        response.insert_header((SET_COOKIE, cookie));
+    }
+    Ok(match reply.body {
+        Some(body) => response.json(body),
+        None => response.finish(),
+    })
+}
+
+async fn login(
+    api: web::Data<Api>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let address = request.peer_addr().map(|a| a.ip());
+    let result = match LoginForm::parse(header(CONTENT_TYPE), &body) {
+        Ok(form) => api.login(&form, address, header(USER_AGENT)).await,
+        Err(e) => Err(e),
+    };
+    respond(&api, result)
+}
+
+async fn refresh(api: web::Data<Api>, Auth(auth): Auth) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.refresh(&auth).await)
+}
+
+async fn token_refresh(
+    api: web::Data<Api>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    respond(&api, api.token_refresh(content_type, &body).await)
+}
+
+async fn logout(api: web::Data<Api>, Auth(auth): Auth) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.logout(&auth).await)
+}
+
+async fn logout_all(api: web::Data<Api>, Auth(auth): Auth) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.logout_all(&auth).await)
+}
+
+async fn sessions(api: web::Data<Api>, Auth(auth): Auth) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.sessions(&auth).await)
+}
+
+async fn delete_session(
+    api: web::Data<Api>,
+    Auth(auth): Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.delete_session(&auth, &id).await)
+}
+
+async fn api_access(api: web::Data<Api>, Auth(auth): Auth) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.api_access(&auth).await)
+}
+
+async fn create_api_access(
+    api: web::Data<Api>,
+    Auth(auth): Auth,
+) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.create_api_access(&auth).await)
+}
+
+async fn delete_api_access(
+    api: web::Data<Api>,
+    Auth(auth): Auth,
+) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.delete_api_access(&auth).await)
+}

@@ -1,0 +1,140 @@
+//! Route guards: allowed clients, denied clients, required scopes, the per-(user, client)
+//! throttle. Each wraps a resource or scope (`.wrap(Guard::throttle())`), inside
+//! [`crate::DurinMiddleware`].
+
+use std::collections::HashSet;
+use std::future::{Ready, ready};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{Error, HttpMessage, ResponseError};
+use durin_http::HttpError;
+use futures::future::LocalBoxFuture;
+
+use crate::extract::{ApiError, not_authenticated, outcome};
+use crate::middleware::AuthState;
+
+#[derive(Debug)]
+enum Rule {
+    AllowClients(HashSet<String>),
+    DenyClients(HashSet<String>),
+    Scopes(Vec<String>),
+    Throttle,
+}
+
+/// A guard: requires an authenticated caller (401 otherwise) and then one rule (403 or
+/// 429 when it fails).
+#[derive(Debug, Clone)]
+pub struct Guard {
+    rule: Arc<Rule>,
+}
+
+impl Guard {
+    /// Only these clients (django-rest-durin's `AllowSpecificClients`).
+    pub fn allow_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
+        Guard::new(Rule::AllowClients(
+            clients.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// Every client but these (`DisallowSpecificClients`).
+    pub fn deny_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
+        Guard::new(Rule::DenyClients(
+            clients.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// The token must carry every one of these scopes.
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Guard::new(Rule::Scopes(scopes.into_iter().map(Into::into).collect()))
+    }
+
+    /// The per-(user, client) throttle at the client's rate, else the service's default
+    /// (`UserClientRateThrottle`): 429 with `Retry-After`.
+    pub fn throttle() -> Self {
+        Guard::new(Rule::Throttle)
+    }
+
+    fn new(rule: Rule) -> Self {
+        Guard {
+            rule: Arc::new(rule),
+        }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Guard
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = GuardService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(GuardService {
+            service: Rc::new(service),
+            rule: self.rule.clone(),
+        }))
+    }
+}
+
+/// The service of a [`Guard`].
+pub struct GuardService<S> {
+    service: Rc<S>,
+    rule: Arc<Rule>,
+}
+
+async fn check(rule: &Rule, request: &ServiceRequest) -> Result<(), ApiError> {
+    let (auth, state) = {
+        let extensions = request.extensions();
+        let auth = outcome(&extensions)?.ok_or_else(|| not_authenticated(&extensions))?;
+        let state = extensions
+            .get::<AuthState>()
+            .cloned()
+            .expect("outcome() checked the middleware");
+        (auth, state)
+    };
+    let refuse = |e: HttpError| ApiError::new(e, state.api.config());
+    let client = auth.client.name.as_str();
+    match rule {
+        Rule::AllowClients(allowed) if !allowed.contains(client) => {
+            Err(refuse(HttpError::forbidden()))
+        }
+        Rule::DenyClients(denied) if denied.contains(client) => Err(refuse(HttpError::forbidden())),
+        Rule::Scopes(scopes) if !scopes.iter().all(|s| auth.has_scope(s)) => {
+            Err(refuse(HttpError::forbidden()))
+        }
+        Rule::Throttle => state.api.throttle(&auth).await.map_err(refuse),
+        _ => Ok(()),
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for GuardService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let (service, rule) = (self.service.clone(), self.rule.clone());
+        Box::pin(async move {
+            match check(&rule, &request).await {
+                Ok(()) => Ok(service.call(request).await?.map_into_left_body()),
+                Err(e) => {
+                    let response = e.error_response();
+                    Ok(request.into_response(response).map_into_right_body())
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,53 @@
+//! durin's example server on actix-web: every endpoint of the HTTP contract under
+//! `/api/`, plus the same demo routes as `axum-server`, with the same flags.
+//!
+//! ```sh
+//! cargo run -p actix-server -- --user alice:wonderland --client web --client mobile:30d:100/m
+//! ```
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use durin_actix::{Auth, DurinMiddleware, Guard};
+use server_common::{Args, Demo};
+
+async fn me(Auth(auth): Auth) -> HttpResponse {
+    HttpResponse::Ok().json(server_common::me(&auth))
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    use clap::Parser as _;
+    server_common::init_tracing();
+    let demo = Demo::start(Args::parse()).await?;
+    let api = demo.api.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .service(
+                web::scope("/api")
+                    .wrap(DurinMiddleware::new(api.clone()))
+                    .app_data(web::Data::new(api.clone()))
+                    .configure(durin_actix::endpoints)
+                    .route("/me", web::get().to(me))
+                    .service(web::resource("/throttled").wrap(Guard::throttle()).to(me))
+                    .service(
+                        web::resource("/only-web")
+                            .wrap(Guard::allow_clients(["web"]))
+                            .to(me),
+                    )
+                    .service(
+                        web::resource("/no-web")
+                            .wrap(Guard::deny_clients(["web"]))
+                            .to(me),
+                    ),
+            )
+            .route("/health", web::get().to(health))
+    })
+    .bind(demo.args.bind)?;
+    let addr = server.addrs()[0];
+    println!("{}", demo.banner(addr));
+    server.run().await?;
+    Ok(())
+}
