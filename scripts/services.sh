@@ -49,10 +49,10 @@ ensure_postgres() {
     fi
     return
   fi
-  if [ -z "$("${psql[@]}" -c "select 1 from pg_database where datname='$TEST_DB'")" ]; then
-    log "creating database $TEST_DB"
-    "${psql[@]}" -c "create database $TEST_DB" >/dev/null
-  fi
+  # A fresh test database each run: the tests create a schema per test in it.
+  log "recreating database $TEST_DB"
+  "${psql[@]}" -c "drop database if exists $TEST_DB with (force)" >/dev/null
+  "${psql[@]}" -c "create database $TEST_DB" >/dev/null
 }
 
 redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }

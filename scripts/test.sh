@@ -9,6 +9,13 @@ bash scripts/services.sh
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/durin_test}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+# The black-box contract suite (crates/durin-contract) drives every example server on
+# every backend.
+export DURIN_CONTRACT_SERVERS=${DURIN_CONTRACT_SERVERS:-axum-server,actix-server}
+export DURIN_CONTRACT_BACKENDS=${DURIN_CONTRACT_BACKENDS:-sqlite,postgres}
+
+# The contract suite runs the server binaries: build them fresh first.
+cargo build --workspace --bins --locked
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --locked --no-fail-fast "$@"

@@ -1,1 +1,130 @@
-fn main() {}
+//! Requests per second of `GET /api/me` (authenticated) against `GET /health` (no
+//! authentication) on the same in-process axum server, under the same concurrent load
+//! from a Rust load generator, in one run: with the in-memory store behind the cache,
+//! and with an SQLite file (also behind the cache, as the example server runs).
+//!
+//! Run with `cargo bench -p durin-axum --bench axum`. It prints the two rates and the
+//! share of throughput authentication costs: `1 - me/health`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use durin_axum::{Api, Auth, DurinLayer, HttpConfig};
+use durin_core::{
+    CachedTokenStore, Client, ClientName, ClientStore, DigestKey, Durin, LoginOptions, MemoryStore,
+    StoreError, TokenStore, UserId,
+};
+
+/// A bench case: its name, token store and client store.
+type Setup = (&'static str, Arc<dyn TokenStore>, Arc<dyn ClientStore>);
+
+struct NoUsers;
+
+#[async_trait::async_trait]
+impl durin_axum::CredentialChecker for NoUsers {
+    async fn check(&self, _: &str, _: &str) -> Result<Option<UserId>, StoreError> {
+        Ok(None)
+    }
+}
+
+async fn me(Auth(auth): Auth) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "user": auth.user_id.as_str(),
+        "client": auth.client.name.as_str(),
+        "session": auth.session.id.as_str(),
+    }))
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Serves the app on a free port; returns its base URL and a token.
+async fn serve(tokens: Arc<dyn TokenStore>, clients: Arc<dyn ClientStore>) -> (String, String) {
+    let durin = Durin::builder(tokens, clients, DigestKey::generate("bench")).build();
+    let web = ClientName::new("web").unwrap();
+    durin
+        .clients()
+        .upsert_client(&Client::new(web.clone()))
+        .await
+        .unwrap();
+    let login = durin
+        .login(
+            &UserId::new("bench").unwrap(),
+            &web,
+            LoginOptions::default(),
+        )
+        .await
+        .unwrap();
+    let api = Api::new(durin, HttpConfig::default(), Arc::new(NoUsers));
+    let app = Router::new()
+        .nest(
+            "/api",
+            Router::new()
+                .route("/me", get(me))
+                .layer(DurinLayer::new(api)),
+        )
+        .route("/health", get(health));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, format!("Bearer {}", login.token.expose_secret()))
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let memory = Arc::new(MemoryStore::new());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/durin-bench");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("axum-{}.db", std::process::id()));
+        let sqlite = Arc::new(
+            durin_sqlx::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap(),
+        );
+        sqlite.migrate().await.unwrap();
+        let setups: [Setup; 2] = [
+            (
+                "memory + cache",
+                Arc::new(CachedTokenStore::new(memory.clone())),
+                memory,
+            ),
+            (
+                "sqlite + cache",
+                Arc::new(CachedTokenStore::new(sqlite.clone())),
+                sqlite,
+            ),
+        ];
+        println!("axum: GET /api/me (authenticated) vs GET /health, same server, same run");
+        println!(
+            "  {:<16} {:>9} {:>12} {:>12} {:>10}",
+            "store", "in flight", "health r/s", "me r/s", "auth cost"
+        );
+        for (name, tokens, clients) in setups {
+            let (base, authorization) = serve(tokens, clients).await;
+            for in_flight in [1, 32] {
+                let (health, me) = durin_contract::load::compare(
+                    &format!("{base}/health"),
+                    &format!("{base}/api/me"),
+                    &authorization,
+                    in_flight,
+                    3,
+                    Duration::from_secs(2),
+                )
+                .await;
+                println!(
+                    "  {name:<16} {in_flight:>9} {health:>12.0} {me:>12.0} {:>9.1}%",
+                    (1.0 - me / health) * 100.0
+                );
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    });
+}

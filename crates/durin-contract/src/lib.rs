@@ -314,3 +314,84 @@ impl Response {
         assert_eq!(self.detail(), detail, "{:?}", self.body);
     }
 }
+
+/// A small HTTP load generator for the integration crates' throughput benches.
+pub mod load {
+    use std::time::{Duration, Instant};
+
+    /// Requests per second of `GET url` (with `authorization` when given) from
+    /// `in_flight` concurrent loops over `budget`, on one shared keep-alive client.
+    /// Panics on a non-2xx answer, so a misconfigured bench cannot measure errors.
+    pub async fn throughput(
+        url: &str,
+        authorization: Option<&str>,
+        in_flight: usize,
+        budget: Duration,
+    ) -> f64 {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(in_flight)
+            .build()
+            .expect("client");
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..in_flight)
+            .map(|_| {
+                let (http, url) = (http.clone(), url.to_owned());
+                let authorization = authorization.map(str::to_owned);
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while start.elapsed() < budget {
+                        let mut request = http.get(&url);
+                        if let Some(value) = &authorization {
+                            request = request.header("Authorization", value);
+                        }
+                        let response = request.send().await.expect("request");
+                        assert!(response.status().is_success(), "{}", response.status());
+                        response.bytes().await.expect("body");
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.expect("load task");
+        }
+        total as f64 / start.elapsed().as_secs_f64()
+    }
+
+    /// Interleaves `rounds` measurements of a baseline route and an authenticated one
+    /// (to cancel drift) and returns their mean requests per second. Both requests carry
+    /// the same `Authorization` header, so the client does the same work for each and
+    /// the difference is the server's authentication.
+    pub async fn compare(
+        baseline: &str,
+        authenticated: &str,
+        authorization: &str,
+        in_flight: usize,
+        rounds: usize,
+        budget: Duration,
+    ) -> (f64, f64) {
+        // Warm up both routes (connections, caches).
+        throughput(
+            baseline,
+            Some(authorization),
+            in_flight,
+            Duration::from_millis(300),
+        )
+        .await;
+        throughput(
+            authenticated,
+            Some(authorization),
+            in_flight,
+            Duration::from_millis(300),
+        )
+        .await;
+        let (mut base, mut auth) = (0.0, 0.0);
+        for _ in 0..rounds {
+            base += throughput(baseline, Some(authorization), in_flight, budget).await;
+            auth += throughput(authenticated, Some(authorization), in_flight, budget).await;
+        }
+        (base / rounds as f64, auth / rounds as f64)
+    }
+}

@@ -1,0 +1,192 @@
+//! `durin`, the admin command of durin: manage clients, sessions and API keys in the
+//! store a server uses, and migrate its schema.
+//!
+//! ```text
+//! durin --database-url sqlite:durin.db client create web --ttl 10h --throttle-rate 100/m
+//! durin client list
+//! durin session list --user 42 --limit 20
+//! durin apikey create --user 42 --key-file /etc/durin/durin.key
+//! ```
+//!
+//! The store comes from `--database-url` (or `DURIN_DATABASE_URL`), opened by
+//! `durin_connect::open`, so every backend durin-connect knows works here. Every command
+//! first applies durin's pending migrations (idempotent; `--no-migrate` opts out) so that
+//! a fresh database works at once. Exit codes: 0 success, 2 for a command line that is
+//! wrong on its face (checked before any I/O, nothing written), 1 for anything that
+//! failed while working (unknown client, unreachable database, declined confirmation).
+//! See the crate README for every command.
+
+mod apikeys;
+mod cli;
+mod clients;
+mod error;
+mod output;
+mod sessions;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use durin_connect::{ConnectError, Stores};
+use durin_core::{DigestKey, Durin};
+use serde_json::json;
+
+use crate::cli::{ApikeyCommand, Cli, ClientCommand, Command};
+use crate::error::CliError;
+
+/// Parses the command line, runs the command, and maps its outcome to the exit code.
+fn main() -> ExitCode {
+    // Usage errors exit with 2 here, help and version with 0.
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.report());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// What every command works with.
+pub(crate) struct Context {
+    /// The store.
+    pub(crate) stores: Stores,
+    /// Print JSON instead of tables.
+    pub(crate) json: bool,
+}
+
+/// Checks what needs no I/O, loads the key if the command needs it, opens the store,
+/// migrates, and runs the command.
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let url = cli.database_url.as_deref().ok_or_else(|| {
+        CliError::Usage(
+            "no database: pass --database-url URL or set DURIN_DATABASE_URL (sqlite:PATH, \
+             postgres://USER@HOST/DB)"
+                .into(),
+        )
+    })?;
+    if let Command::Client(ClientCommand::Update { policy, .. }) = &cli.command {
+        clients::check_update(policy)?;
+    }
+    let key = match &cli.command {
+        Command::Apikey(ApikeyCommand::Create { .. }) => Some(server_key(&cli.key_file)?),
+        _ => None,
+    };
+    let stores = open(url).await?;
+    if !cli.no_migrate && !matches!(cli.command, Command::Migrate) {
+        stores.migrate().await.map_err(|e| {
+            CliError::store(
+                format!(
+                    "migrating {} (pass --no-migrate to skip)",
+                    durin_connect::redact(url)
+                ),
+                e,
+            )
+        })?;
+    }
+    let ctx = Context {
+        stores,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Migrate => migrate(&ctx.stores, url, ctx.json).await,
+        Command::Client(command) => clients::run(&ctx, command).await,
+        Command::Session(command) => sessions::run(&ctx, command).await,
+        Command::Apikey(command) => apikeys::run(&ctx, command, key).await,
+        Command::PurgeExpired => purge_expired(&ctx).await,
+    }
+}
+
+/// Opens the store; an unknown URL scheme is a usage error.
+async fn open(url: &str) -> Result<Stores, CliError> {
+    match durin_connect::open(url).await {
+        Ok(stores) => Ok(stores),
+        Err(ConnectError::UnsupportedUrl(_)) => Err(CliError::Usage(
+            ConnectError::UnsupportedUrl(durin_connect::redact(url)).to_string(),
+        )),
+        Err(ConnectError::Store(e)) => Err(CliError::store(
+            format!("opening the database {}", durin_connect::redact(url)),
+            e,
+        )),
+        Err(e) => Err(CliError::Local {
+            doing: format!("opening the database {}", durin_connect::redact(url)),
+            source: Box::new(e),
+        }),
+    }
+}
+
+/// The server's digest key. Unlike the servers, the CLI never creates a key file: a key
+/// the server does not have would issue API keys that it rejects.
+fn server_key(path: &Path) -> Result<DigestKey, CliError> {
+    let from_env =
+        std::env::var_os(durin_connect::SECRET_ENV).is_some_and(|secret| !secret.is_empty());
+    // Only a file known to be absent is refused here; any other trouble (permissions)
+    // is load_key's to report.
+    if !from_env && matches!(path.try_exists(), Ok(false)) {
+        return Err(CliError::Refused(format!(
+            "no server key: {} does not exist and {} is not set; point --key-file at the key \
+             file the server uses (a new key would issue API keys the server rejects)",
+            path.display(),
+            durin_connect::SECRET_ENV
+        )));
+    }
+    durin_connect::load_key(path).map_err(|e| CliError::Local {
+        doing: "reading the server key".into(),
+        source: Box::new(e),
+    })
+}
+
+/// `durin migrate`.
+async fn migrate(stores: &Stores, url: &str, json: bool) -> Result<(), CliError> {
+    let backend = stores.backend.to_string();
+    let migrated = stores.has_migrations();
+    if migrated {
+        stores
+            .migrate()
+            .await
+            .map_err(|e| CliError::store(format!("migrating {}", durin_connect::redact(url)), e))?;
+    }
+    if json {
+        return output::print_json(&json!({ "backend": backend, "migrated": migrated }));
+    }
+    output::print(&if migrated {
+        format!(
+            "{backend} database {} is up to date with durin's migrations\n",
+            durin_connect::redact(url)
+        )
+    } else {
+        format!("{backend} has no schema: nothing to migrate\n")
+    })
+}
+
+/// `durin purge-expired`.
+async fn purge_expired(ctx: &Context) -> Result<(), CliError> {
+    // Purging digests nothing: a throwaway key spares this command the key file.
+    let durin = Durin::builder(
+        ctx.stores.tokens.clone(),
+        ctx.stores.clients.clone(),
+        DigestKey::generate("unused"),
+    )
+    .build();
+    let purged = durin
+        .purge_expired()
+        .await
+        .map_err(|e| CliError::auth("purging expired sessions", e))?;
+    if ctx.json {
+        output::print_json(&json!({ "purged": purged }))
+    } else {
+        output::print(&format!(
+            "purged {purged} session(s) that expired or were revoked over an hour ago\n"
+        ))
+    }
+}
