@@ -1,0 +1,126 @@
+//! Requests per second of `GET /api/me` (authenticated) against `GET /health` (no
+//! authentication) on the same in-process actix-web server, under the same concurrent
+//! load from a Rust load generator, in one run: with the in-memory store behind the
+//! cache, and with an SQLite file behind the cache (as the example server runs).
+//!
+//! Run with `cargo bench -p durin-actix --bench actix`. It prints the two rates and the
+//! share of throughput authentication costs: `1 - me/health`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use durin_actix::{Api, Auth, DurinMiddleware, HttpConfig};
+use durin_core::{
+    CachedTokenStore, Client, ClientName, ClientStore, DigestKey, Durin, LoginOptions, MemoryStore,
+    StoreError, TokenStore, UserId,
+};
+
+struct NoUsers;
+
+#[async_trait::async_trait]
+impl durin_actix::CredentialChecker for NoUsers {
+    async fn check(&self, _: &str, _: &str) -> Result<Option<UserId>, StoreError> {
+        Ok(None)
+    }
+}
+
+async fn me(Auth(auth): Auth) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "user": auth.user_id.as_str(),
+        "client": auth.client.name.as_str(),
+        "session": auth.session.id.as_str(),
+    }))
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Starts a server in its own actix system thread; returns its base URL and a token.
+fn serve(store: &'static str) -> (String, String) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let (tokens, clients): (Arc<dyn TokenStore>, Arc<dyn ClientStore>) = match store {
+                "memory" => {
+                    let memory = Arc::new(MemoryStore::new());
+                    (Arc::new(CachedTokenStore::new(memory.clone())), memory)
+                }
+                _ => {
+                    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../target/durin-bench");
+                    std::fs::create_dir_all(&dir).unwrap();
+                    let path = dir.join(format!("actix-{}.db", std::process::id()));
+                    let _ = std::fs::remove_file(&path);
+                    let sqlite = Arc::new(
+                        durin_sqlx::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+                            .await
+                            .unwrap(),
+                    );
+                    sqlite.migrate().await.unwrap();
+                    (Arc::new(CachedTokenStore::new(sqlite.clone())), sqlite)
+                }
+            };
+            let durin = Durin::builder(tokens, clients, DigestKey::generate("bench")).build();
+            let web_client = ClientName::new("web").unwrap();
+            durin
+                .clients()
+                .upsert_client(&Client::new(web_client.clone()))
+                .await
+                .unwrap();
+            let login = durin
+                .login(&UserId::new("bench").unwrap(), &web_client, LoginOptions::default())
+                .await
+                .unwrap();
+            let api = Api::new(durin, HttpConfig::default(), Arc::new(NoUsers));
+            let server = HttpServer::new(move || {
+                App::new()
+                    .service(
+                        web::scope("/api")
+                            .wrap(DurinMiddleware::new(api.clone()))
+                            .route("/me", web::get().to(me)),
+                    )
+                    .route("/health", web::get().to(health))
+            })
+            .workers(2)
+            .bind("127.0.0.1:0")
+            .unwrap();
+            let base = format!("http://{}", server.addrs()[0]);
+            tx.send((base, format!("Bearer {}", login.token.expose_secret())))
+                .unwrap();
+            server.run().await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("actix-web: GET /api/me (authenticated) vs GET /health, same server, same run");
+    println!(
+        "  {:<16} {:>9} {:>12} {:>12} {:>10}",
+        "store", "in flight", "health r/s", "me r/s", "auth cost"
+    );
+    for (name, store) in [("memory + cache", "memory"), ("sqlite + cache", "sqlite")] {
+        let (base, authorization) = serve(store);
+        for in_flight in [1, 32] {
+            let (health, me) = rt.block_on(durin_contract::load::compare(
+                &format!("{base}/health"),
+                &format!("{base}/api/me"),
+                &authorization,
+                in_flight,
+                3,
+                Duration::from_secs(2),
+            ));
+            println!(
+                "  {name:<16} {in_flight:>9} {health:>12.0} {me:>12.0} {:>9.1}%",
+                (1.0 - me / health) * 100.0
+            );
+        }
+    }
+}
