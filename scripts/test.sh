@@ -12,7 +12,7 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 # The black-box contract suite (crates/durin-contract) drives every example server on
 # every backend.
 export DURIN_CONTRACT_SERVERS=${DURIN_CONTRACT_SERVERS:-axum-server,actix-server}
-export DURIN_CONTRACT_BACKENDS=${DURIN_CONTRACT_BACKENDS:-sqlite,postgres}
+export DURIN_CONTRACT_BACKENDS=${DURIN_CONTRACT_BACKENDS:-sqlite,postgres,redis}
 
 # The contract suite runs the server binaries: build them fresh first.
 cargo build --workspace --bins --locked

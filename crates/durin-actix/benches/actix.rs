@@ -70,7 +70,11 @@ fn serve(store: &'static str) -> (String, String) {
                 .await
                 .unwrap();
             let login = durin
-                .login(&UserId::new("bench").unwrap(), &web_client, LoginOptions::default())
+                .login(
+                    &UserId::new("bench").unwrap(),
+                    &web_client,
+                    LoginOptions::default(),
+                )
                 .await
                 .unwrap();
             let api = Api::new(durin, HttpConfig::default(), Arc::new(NoUsers));

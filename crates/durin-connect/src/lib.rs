@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `sqlite:path`, `sqlite://path`, `sqlite::memory:` | [`durin_sqlx::SqliteStore`] |
 //! | `postgres://...`, `postgresql://...` | [`durin_sqlx::PostgresStore`] |
+//! | `redis://host:port[/db][?prefix=P]`, `rediss://...` | [`durin_redis::RedisStore`] and [`durin_redis::RedisThrottle`] (key prefix `P`, default `durin`) |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), durin_connect::ConnectError> {
@@ -30,6 +31,8 @@ pub enum Backend {
     Sqlite,
     /// PostgreSQL.
     Postgres,
+    /// Redis.
+    Redis,
 }
 
 impl fmt::Display for Backend {
@@ -37,6 +40,7 @@ impl fmt::Display for Backend {
         f.write_str(match self {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+            Backend::Redis => "redis",
         })
     }
 }
@@ -62,6 +66,7 @@ pub struct Stores {
 enum Sql {
     Sqlite(Arc<SqliteStore>),
     Postgres(Arc<PostgresStore>),
+    None,
 }
 
 impl fmt::Debug for Stores {
@@ -78,7 +83,7 @@ impl fmt::Debug for Stores {
 pub enum ConnectError {
     /// The URL's scheme is not one durin knows.
     #[error(
-        "unsupported database URL {0:?}: use sqlite:PATH, sqlite::memory: or postgres://USER@HOST/DB"
+        "unsupported database URL {0:?}: use sqlite:PATH, sqlite::memory:, postgres://USER@HOST/DB or redis://HOST:PORT"
     )]
     UnsupportedUrl(String),
     /// The backend failed.
@@ -107,6 +112,13 @@ pub async fn open_with(url: &str, pool: &durin_sqlx::PoolConfig) -> Result<Store
         "postgres" | "postgresql" => Ok(Stores::postgres(Arc::new(
             PostgresStore::connect_with(url, pool).await?,
         ))),
+        "redis" | "rediss" => {
+            let (url, config) = redis_config(url)?;
+            let store = durin_redis::RedisStore::connect_with(&url, config)
+                .await
+                .map_err(StoreError::from)?;
+            Ok(Stores::redis(Arc::new(store)))
+        }
         _ => Err(ConnectError::UnsupportedUrl(redact(url))),
     }
 }
@@ -127,11 +139,56 @@ pub fn open_lazy(url: &str, pool: &durin_sqlx::PoolConfig) -> Result<Stores, Con
         "postgres" | "postgresql" => Ok(Stores::postgres(Arc::new(PostgresStore::connect_lazy(
             url, pool,
         )?))),
+        "redis" | "rediss" => {
+            let (url, config) = redis_config(url)?;
+            let store =
+                durin_redis::RedisStore::connect_lazy(&url, config).map_err(StoreError::from)?;
+            Ok(Stores::redis(Arc::new(store)))
+        }
         _ => Err(ConnectError::UnsupportedUrl(redact(url))),
     }
 }
 
+/// Splits durin's `prefix` query parameter off a Redis URL.
+fn redis_config(url: &str) -> Result<(String, durin_redis::RedisConfig), ConnectError> {
+    let mut config = durin_redis::RedisConfig::new();
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), config));
+    };
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("prefix", prefix)) if !prefix.is_empty() => config = config.with_prefix(prefix),
+            Some(("prefix", _)) => {
+                return Err(ConnectError::UnsupportedUrl(format!(
+                    "{}: the prefix must not be empty",
+                    redact(url)
+                )));
+            }
+            _ => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, config))
+}
+
 impl Stores {
+    fn redis(store: Arc<durin_redis::RedisStore>) -> Self {
+        let throttle = durin_redis::RedisThrottle::from_store(&store);
+        Stores {
+            tokens: store.clone(),
+            clients: store.clone(),
+            admin: store,
+            throttle: Some(Arc::new(throttle)),
+            backend: Backend::Redis,
+            sql: Sql::None,
+        }
+    }
+
     fn sqlite(store: Arc<SqliteStore>) -> Self {
         Stores {
             tokens: store.clone(),
@@ -162,6 +219,7 @@ impl Stores {
         match &self.sql {
             Sql::Sqlite(store) => store.migrate().await,
             Sql::Postgres(store) => store.migrate().await,
+            Sql::None => Ok(()),
         }
     }
 
@@ -308,6 +366,17 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("mysql://root:***@localhost/x"), "{msg}");
         assert!(msg.contains("sqlite:"), "{msg}");
+    }
+
+    #[test]
+    fn the_redis_prefix_is_read_off_the_url() {
+        let (url, config) = redis_config("redis://127.0.0.1:6379/2?prefix=app1").unwrap();
+        assert_eq!(url, "redis://127.0.0.1:6379/2");
+        assert_eq!(config.prefix(), "app1");
+        let (url, config) = redis_config("redis://h/?protocol=resp3&prefix=x").unwrap();
+        assert_eq!(url, "redis://h/?protocol=resp3");
+        assert_eq!(config.prefix(), "x");
+        assert!(redis_config("redis://h/?prefix=").is_err());
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 //! - `DURIN_CONTRACT_SERVERS` (default `axum-server,actix-server`): comma-separated names
 //!   of server binaries that take the contract's flags; each is built on demand with
 //!   `cargo build --bin NAME` when missing from the target directory;
-//! - `DURIN_CONTRACT_BACKENDS` (default `sqlite,postgres`): `sqlite` (a file in the
+//! - `DURIN_CONTRACT_BACKENDS` (default `sqlite,postgres,redis`): `sqlite` (a file in the
 //!   scratch directory), `postgres` (a fresh schema per server in `DATABASE_URL`'s
 //!   database), `redis` (a fresh key prefix per server at `REDIS_URL`).
 //!
@@ -55,7 +55,7 @@ fn list(var: &str, default: &str) -> Vec<String> {
 /// Whether `server` on `backend` is selected; prints why not when it is not.
 pub fn selected(server: &str, backend: &str) -> bool {
     let servers = list("DURIN_CONTRACT_SERVERS", "axum-server,actix-server");
-    let backends = list("DURIN_CONTRACT_BACKENDS", "sqlite,postgres");
+    let backends = list("DURIN_CONTRACT_BACKENDS", "sqlite,postgres,redis");
     let ok = servers.iter().any(|s| s == server) && backends.iter().any(|b| b == backend);
     if !ok {
         eprintln!(

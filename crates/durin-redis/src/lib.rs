@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+mod admin;
+mod clients;
+mod config;
+mod error;
+mod keys;
+mod record;
+mod scripts;
+mod store;
+mod throttle;
+
+pub use config::RedisConfig;
+pub use error::Error;
+pub use store::RedisStore;
+pub use throttle::{FailureMode, RedisThrottle};
+
+/// The `redis` crate this one is built on, for building a
+/// [`redis::aio::ConnectionManager`] of your own.
+pub use redis;

@@ -1,0 +1,347 @@
+//! `RedisStore` and its `TokenStore` implementation: every method is one command or one
+//! Lua script, so each is atomic on the server.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use durin_core::{
+    InsertPolicy, RefreshLookup, Removal, Rotation, Session, SessionId, StoreError, Timestamp,
+    TokenDigest, TokenStore, UserId,
+};
+use redis::aio::ConnectionManager;
+use redis::{FromRedisValue, Script, ScriptInvocation};
+
+use crate::error::store_error;
+use crate::keys::Keys;
+use crate::record::{decode_session, encode_session};
+use crate::scripts::SCRIPTS;
+use crate::{Error, RedisConfig};
+
+/// Sessions, clients and the admin listing in Redis, over one multiplexed
+/// [`ConnectionManager`] (cheap to clone: clones share the connection).
+///
+/// Lookup by token digest is one `GET`; every write is one Lua script, so each
+/// [`TokenStore`] method is atomic: 50 racing logins with a cap of 1 leave exactly one
+/// session, and a logout-all racing logins leaves nothing issued before it. Redis expires
+/// sessions itself, a grace period after they become purgeable; see the crate docs for
+/// the key layout, Redis Cluster notes and failure modes.
+#[derive(Clone)]
+pub struct RedisStore {
+    pub(crate) conn: ConnectionManager,
+    pub(crate) keys: Keys,
+    config: RedisConfig,
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://[user:password@]host:port[/db]`, `rediss://` with TLS
+    /// features of `redis`) with the default [`RedisConfig`].
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when Redis cannot be reached, [`Error::Redis`] for an
+    /// invalid URL.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(url, RedisConfig::new()).await
+    }
+
+    /// Connects to `url` with `config`, waiting for the first connection.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unusable configuration, [`Error::Unavailable`] when Redis
+    /// cannot be reached, [`Error::Redis`] for an invalid URL.
+    pub async fn connect_with(url: &str, config: RedisConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new_with_config(client, config.manager_config()).await?;
+        Self::new(conn, config)
+    }
+
+    /// Prepares a store for `url` without connecting: the first command connects, so an
+    /// application can start while Redis is down (its requests fail as unavailable until
+    /// Redis answers). Must be called inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unusable configuration, [`Error::Redis`] for an invalid
+    /// URL.
+    pub fn connect_lazy(url: &str, config: RedisConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new_lazy_with_config(client, config.manager_config())?;
+        Self::new(conn, config)
+    }
+
+    /// A store over a connection of your own (to share it with the rest of the
+    /// application). Build it with [`RedisConfig::manager_config`] to get the timeouts.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unusable configuration.
+    pub fn new(conn: ConnectionManager, config: RedisConfig) -> Result<Self, Error> {
+        config.validate()?;
+        Ok(RedisStore {
+            keys: Keys::new(config.prefix()),
+            conn,
+            config,
+        })
+    }
+
+    /// The connection (clone it to run commands of your own on it).
+    pub fn connection(&self) -> &ConnectionManager {
+        &self.conn
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    /// The key that holds the session whose token has `digest` (`{prefix}:s:<hex>`),
+    /// for monitoring and benchmarks. It names the digest, never the token.
+    pub fn session_key(&self, digest: &TokenDigest) -> String {
+        self.keys.session(digest)
+    }
+
+    /// A session script with the arguments every one takes (prefix, grace) in place.
+    pub(crate) fn script<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .arg(self.keys.prefix())
+            .arg(self.config.grace_millis());
+        invocation
+    }
+
+    pub(crate) async fn run<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(store_error)
+    }
+
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        cmd.query_async(&mut conn).await.map_err(store_error)
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.keys.prefix())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `(mode, revocation time)` as the scripts take them.
+fn removal(how: Removal) -> (&'static str, String) {
+    match how {
+        Removal::Delete => ("delete", String::new()),
+        Removal::Revoke { at } => ("revoke", millis(at)),
+    }
+}
+
+fn millis(at: Timestamp) -> String {
+    at.as_millis().to_string()
+}
+
+fn optional_millis(at: Option<Timestamp>) -> String {
+    at.map(millis).unwrap_or_default()
+}
+
+pub(crate) fn decode_all(raws: Vec<Vec<u8>>) -> Result<Vec<Session>, StoreError> {
+    raws.iter().map(|raw| decode_session(raw)).collect()
+}
+
+fn decode_optional(raw: Option<Vec<u8>>) -> Result<Option<Session>, StoreError> {
+    raw.map(|raw| decode_session(&raw)).transpose()
+}
+
+#[async_trait]
+impl TokenStore for RedisStore {
+    async fn insert(
+        &self,
+        session: &Session,
+        policy: InsertPolicy,
+    ) -> Result<Vec<Session>, StoreError> {
+        let (header, body) = encode_session(session);
+        let (mode, at) = removal(policy.removal);
+        let mut invocation = self.script(&SCRIPTS.insert);
+        invocation
+            .key(self.keys.session(&session.digest))
+            .key(self.keys.id(&session.id))
+            .key(self.keys.user(&session.user_id))
+            .key(self.keys.all())
+            .key(self.keys.client_sessions(&session.client))
+            .key(self.keys.purge())
+            .arg(header)
+            .arg(body)
+            .arg(policy.max_per_client)
+            .arg(u8::from(policy.single_login))
+            .arg(mode)
+            .arg(at)
+            .arg(millis(policy.now));
+        if let Some(refresh) = &session.refresh {
+            invocation.key(self.keys.refresh(&refresh.digest));
+        }
+        decode_all(self.run(&invocation).await?)
+    }
+
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
+        let raw: Option<Vec<u8>> = self
+            .query(redis::cmd("GET").arg(self.keys.session(digest)))
+            .await?;
+        decode_optional(raw)
+    }
+
+    async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let mut invocation = self.script(&SCRIPTS.get_by_id);
+        invocation.key(self.keys.id(id)).arg(id.as_str());
+        decode_optional(self.run(&invocation).await?)
+    }
+
+    async fn get_by_refresh(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<RefreshLookup>, StoreError> {
+        let mut invocation = self.script(&SCRIPTS.get_by_refresh);
+        invocation
+            .key(self.keys.refresh(digest))
+            .key(self.keys.rotated(digest))
+            .arg(digest.to_hex());
+        let (kind, value): (u8, Vec<u8>) = self.run(&invocation).await?;
+        match kind {
+            1 => Ok(Some(RefreshLookup::Current(Box::new(decode_session(
+                &value,
+            )?)))),
+            2 => String::from_utf8(value)
+                .ok()
+                .and_then(SessionId::new)
+                .map(|id| Some(RefreshLookup::Rotated(id)))
+                .ok_or_else(|| {
+                    StoreError::Corrupt("rotated refresh key holds no session id".into())
+                }),
+            _ => Ok(None),
+        }
+    }
+
+    async fn list_by_user(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
+        let mut invocation = self.script(&SCRIPTS.list_user);
+        invocation.key(self.keys.user(user));
+        decode_all(self.run(&invocation).await?)
+    }
+
+    async fn extend(
+        &self,
+        id: &SessionId,
+        expires_at: Option<Timestamp>,
+        renewed_at: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut invocation = self.script(&SCRIPTS.extend);
+        invocation
+            .key(self.keys.id(id))
+            .key(self.keys.purge())
+            .arg(id.as_str())
+            .arg(optional_millis(expires_at))
+            .arg(millis(renewed_at));
+        decode_optional(self.run(&invocation).await?)
+    }
+
+    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        let mut invocation = self.script(&SCRIPTS.touch);
+        invocation
+            .key(self.keys.id(id))
+            .key(self.keys.purge())
+            .arg(id.as_str())
+            .arg(millis(at));
+        self.run::<i64>(&invocation).await.map(drop)
+    }
+
+    async fn rekey(
+        &self,
+        id: &SessionId,
+        old: &TokenDigest,
+        new: &TokenDigest,
+    ) -> Result<bool, StoreError> {
+        let mut invocation = self.script(&SCRIPTS.rekey);
+        invocation
+            .key(self.keys.id(id))
+            .key(self.keys.session(old))
+            .key(self.keys.session(new))
+            .key(self.keys.purge())
+            .arg(id.as_str())
+            .arg(old.to_hex())
+            .arg(new.to_hex());
+        Ok(self.run::<i64>(&invocation).await? == 1)
+    }
+
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        presented: &TokenDigest,
+        rotation: &Rotation,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut invocation = self.script(&SCRIPTS.rotate);
+        invocation
+            .key(self.keys.id(id))
+            .key(self.keys.refresh(presented))
+            .key(self.keys.rotated(presented))
+            .key(self.keys.session(&rotation.digest))
+            .key(self.keys.refresh(&rotation.refresh_digest))
+            .key(self.keys.rotated_set(id))
+            .key(self.keys.purge())
+            .arg(id.as_str())
+            .arg(presented.to_hex())
+            .arg(rotation.digest.to_hex())
+            .arg(rotation.refresh_digest.to_hex())
+            .arg(millis(rotation.refresh_expires_at))
+            .arg(optional_millis(rotation.expires_at))
+            .arg(millis(rotation.at));
+        decode_optional(self.run(&invocation).await?)
+    }
+
+    async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
+        let (mode, at) = removal(how);
+        let mut invocation = self.script(&SCRIPTS.remove);
+        invocation
+            .key(self.keys.id(id))
+            .key(self.keys.all())
+            .key(self.keys.purge())
+            .arg(id.as_str())
+            .arg(mode)
+            .arg(at);
+        decode_optional(self.run(&invocation).await?)
+    }
+
+    async fn remove_user(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        how: Removal,
+    ) -> Result<Vec<Session>, StoreError> {
+        let (mode, at) = removal(how);
+        let mut invocation = self.script(&SCRIPTS.remove_user);
+        invocation
+            .key(self.keys.user(user))
+            .key(self.keys.all())
+            .key(self.keys.purge())
+            .arg(except.map(SessionId::as_str).unwrap_or_default())
+            .arg(mode)
+            .arg(at);
+        decode_all(self.run(&invocation).await?)
+    }
+
+    async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        if batch == 0 {
+            return Ok(0);
+        }
+        let mut invocation = self.script(&SCRIPTS.purge);
+        invocation
+            .key(self.keys.purge())
+            .key(self.keys.all())
+            .arg(millis(before))
+            .arg(batch);
+        self.run(&invocation).await
+    }
+}

@@ -1,0 +1,208 @@
+//! What the integration tests share: the Redis under test (`REDIS_URL`), stores under
+//! unique key prefixes, and private `redis-server` processes for outage tests.
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
+
+use durin_core::{Clock, SystemClock};
+use durin_redis::{RedisConfig, RedisStore, RedisThrottle};
+
+/// The Redis the tests run against.
+pub(crate) fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// The URL without credentials, for messages.
+fn shown(url: &str) -> &str {
+    url.rsplit_once('@').map_or(url, |(_, host)| host)
+}
+
+const TEST_PREFIX: &str = "durin-test-";
+/// Test data older than this is deleted by the next test run.
+const LEFTOVER_AGE_SECS: i64 = 6 * 3600;
+
+/// A prefix no other test uses: `durin-test-<unix seconds>-<random>`.
+pub(crate) fn unique_prefix() -> String {
+    let secs = SystemClock.now().as_millis() / 1000;
+    durin_core::testing::unique(&format!("{TEST_PREFIX}{secs}"))
+}
+
+/// A config under a fresh prefix.
+pub(crate) fn config() -> RedisConfig {
+    RedisConfig::new().with_prefix(unique_prefix())
+}
+
+/// A store under a fresh prefix; panics (never skips) when Redis is unreachable.
+pub(crate) async fn store() -> Arc<RedisStore> {
+    Arc::new(store_with(config()).await)
+}
+
+/// A store with `config`; panics when Redis is unreachable.
+pub(crate) async fn store_with(config: RedisConfig) -> RedisStore {
+    sweep_leftovers();
+    let url = redis_url();
+    RedisStore::connect_with(&url, config)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot reach Redis at {} (set REDIS_URL, or run scripts/services.sh): {error:?}",
+                shown(&url)
+            )
+        })
+}
+
+/// A throttle under a fresh prefix; panics when Redis is unreachable.
+pub(crate) async fn throttle() -> Arc<RedisThrottle> {
+    let url = redis_url();
+    let throttle = RedisThrottle::connect_with(&url, config())
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot reach Redis at {} (set REDIS_URL, or run scripts/services.sh): {error:?}",
+                shown(&url)
+            )
+        });
+    Arc::new(throttle)
+}
+
+/// A plain connection to inspect what the store wrote.
+pub(crate) async fn raw_connection() -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(redis_url()).expect("REDIS_URL is a redis URL");
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis reachable")
+}
+
+/// Deletes the keys of test runs older than six hours, once per test binary: each case
+/// writes under its own prefix, and sessions that never expire (and clients) would
+/// otherwise pile up in a developer's Redis.
+fn sweep_leftovers() {
+    static SWEEP: Once = Once::new();
+    SWEEP.call_once(|| {
+        let Ok(client) = redis::Client::open(redis_url()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
+            return; // The store's own connect reports it.
+        };
+        let now = SystemClock.now().as_millis() / 1000;
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let page: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{TEST_PREFIX}*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut conn);
+            let Ok((next, page)) = page else { return };
+            keys.extend(page);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let old: Vec<&String> = keys
+            .iter()
+            .filter(|key| {
+                key[TEST_PREFIX.len()..]
+                    .split('-')
+                    .next()
+                    .and_then(|secs| secs.parse::<i64>().ok())
+                    .is_some_and(|secs| now - secs > LEFTOVER_AGE_SECS)
+            })
+            .collect();
+        for chunk in old.chunks(500) {
+            let _: redis::RedisResult<i64> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+        }
+    });
+}
+
+/// A `redis-server` of the test's own on a free loopback port, without persistence,
+/// killed on drop.
+pub(crate) struct PrivateRedis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl PrivateRedis {
+    /// Starts one on a free port.
+    pub(crate) fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let mut server = PrivateRedis { child: None, port };
+        server.restart();
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (as a crash would) and waits for it to exit.
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (empty: nothing was persisted).
+    pub(crate) fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("cannot start redis-server (is it installed? scripts/services.sh installs it): {error}")
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on port {} within 10 s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
+    pub(crate) fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused server (SIGCONT).
+    pub(crate) fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("server running").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,206 @@
+//! Races through the `Durin` service on Redis. Every case runs two service instances on
+//! two separate connections under one key prefix, as two application processes would,
+//! and spreads the racing requests over both.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::{config, store_with};
+use durin_core::testing::{client, user};
+use durin_core::{
+    AuthError, Client, DigestKey, Durin, Login, LoginOptions, TokenStore, Transport, UserId,
+};
+use durin_redis::RedisStore;
+
+struct Nodes {
+    a: Durin,
+    b: Durin,
+    store: Arc<RedisStore>,
+}
+
+impl Nodes {
+    fn pick(&self, i: usize) -> Durin {
+        if i.is_multiple_of(2) {
+            self.a.clone()
+        } else {
+            self.b.clone()
+        }
+    }
+}
+
+/// Two services sharing one key prefix and digest key, each on its own connection; with
+/// `audit`, removals keep revoked records.
+async fn nodes(clients: &[Client], audit: bool) -> Nodes {
+    let config = config();
+    let key = DigestKey::generate("race");
+    let node = |store: Arc<RedisStore>| {
+        Durin::builder(store.clone(), store, key.clone())
+            .audit_mode(audit)
+            .build()
+    };
+    let store = Arc::new(store_with(config.clone()).await);
+    let a = node(store.clone());
+    let b = node(Arc::new(store_with(config).await));
+    for c in clients {
+        a.clients().create_client(c).await.unwrap();
+    }
+    Nodes { a, b, store }
+}
+
+async fn authenticates(durin: &Durin, login: &Login) -> bool {
+    durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .is_ok()
+}
+
+async fn live_sessions(store: &RedisStore, user: &UserId) -> usize {
+    let now = durin_core::testing::now();
+    let sessions = store.list_by_user(user).await.unwrap();
+    sessions.iter().filter(|s| s.is_live(now)).count()
+}
+
+async fn racing_logins(max: u32, logins: usize) {
+    let web = Client::new(client()).with_max_tokens_per_user(max);
+    let nodes = nodes(std::slice::from_ref(&web), false).await;
+    let u = user();
+    let tasks: Vec<_> = (0..logins)
+        .map(|i| {
+            let (durin, u, name) = (nodes.pick(i), u.clone(), web.name.clone());
+            tokio::spawn(async move { durin.login(&u, &name, LoginOptions::default()).await })
+        })
+        .collect();
+    let mut issued = Vec::new();
+    for task in tasks {
+        issued.push(task.await.unwrap().unwrap());
+    }
+    let mut working = 0;
+    for login in &issued {
+        working += usize::from(authenticates(&nodes.a, login).await);
+    }
+    assert_eq!(working, max as usize, "{logins} racing logins, cap {max}");
+    assert_eq!(live_sessions(&nodes.store, &u).await, max as usize);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_logins_with_a_cap_of_one_leave_exactly_one_session() {
+    racing_logins(1, 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_logins_with_a_cap_of_three_leave_exactly_three() {
+    racing_logins(3, 30).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logout_all_racing_logins_leaves_nothing_issued_before_it() {
+    let clients: Vec<Client> = (0..3)
+        .map(|_| Client::new(client()).with_max_tokens_per_user(5))
+        .collect();
+    for audit in [false, true] {
+        let nodes = Arc::new(nodes(&clients, audit).await);
+        for _ in 0..5 {
+            let u = user();
+            let mut before = Vec::new();
+            for (i, c) in clients.iter().cycle().take(6).enumerate() {
+                let durin = nodes.pick(i);
+                before.push(
+                    durin
+                        .login(&u, &c.name, LoginOptions::default())
+                        .await
+                        .unwrap(),
+                );
+            }
+            let racers: Vec<_> = (0..20)
+                .map(|i| {
+                    let (durin, u) = (nodes.pick(i), u.clone());
+                    let name = clients[i % clients.len()].name.clone();
+                    tokio::spawn(async move {
+                        let login = durin.login(&u, &name, LoginOptions::default()).await;
+                        (login.unwrap(), Instant::now())
+                    })
+                })
+                .collect();
+            let logout = {
+                let (durin, u) = (nodes.b.clone(), u.clone());
+                tokio::spawn(async move {
+                    tokio::task::yield_now().await;
+                    let started = Instant::now();
+                    (durin.logout_all(&u).await.unwrap(), started)
+                })
+            };
+            let (_, logout_started) = logout.await.unwrap();
+            let mut racers_done = Vec::new();
+            for racer in racers {
+                racers_done.push(racer.await.unwrap());
+            }
+            for login in &before {
+                assert!(
+                    !authenticates(&nodes.a, login).await,
+                    "a session issued before logout-all survived it (audit {audit})"
+                );
+            }
+            for (login, finished) in &racers_done {
+                if *finished < logout_started {
+                    assert!(
+                        !authenticates(&nodes.a, login).await,
+                        "a login finished before logout-all began survived it"
+                    );
+                }
+            }
+            // Whatever survived is a racing login that landed after the logout.
+            let survivors = live_sessions(&nodes.store, &u).await;
+            assert!(survivors <= racers_done.len());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renew_racing_revoke_never_resurrects_the_session() {
+    let web = Client::new(client());
+    for audit in [false, true] {
+        let nodes = Arc::new(nodes(std::slice::from_ref(&web), audit).await);
+        for round in 0..30 {
+            let u = user();
+            let login = nodes
+                .a
+                .login(&u, &web.name, LoginOptions::default())
+                .await
+                .unwrap();
+            let auth = nodes
+                .b
+                .authenticate(&login.token, Transport::Header)
+                .await
+                .unwrap();
+            let renew = {
+                let (durin, auth) = (nodes.pick(round), auth.clone());
+                tokio::spawn(async move { durin.renew(&auth).await })
+            };
+            let revoke = {
+                let (durin, auth) = (nodes.pick(round + 1), auth.clone());
+                tokio::spawn(async move { durin.logout(&auth).await })
+            };
+            match renew.await.unwrap() {
+                Ok(_) | Err(AuthError::InvalidToken(_)) => {}
+                Err(other) => panic!("renew failed otherwise: {other:?}"),
+            }
+            revoke.await.unwrap().unwrap();
+            assert!(
+                !authenticates(&nodes.a, &login).await,
+                "round {round}, audit {audit}"
+            );
+            let stored = nodes.store.get_by_id(&login.session.id).await.unwrap();
+            if audit {
+                let kept = stored.expect("kept for audit");
+                assert!(
+                    kept.revoked_at.is_some(),
+                    "round {round}: revocation undone"
+                );
+            } else {
+                assert_eq!(stored, None, "round {round}: session resurrected");
+            }
+        }
+    }
+}
