@@ -1,5 +1,6 @@
 //! Runs the real `durin` binary against SQLite (a new file per test) and PostgreSQL (a new
-//! schema per test in the database of `DATABASE_URL`), checking output and exit codes.
+//! schema per test in the database of `DATABASE_URL`) and Redis (a new key prefix per test
+//! at `REDIS_URL`), checking output and exit codes.
 //! An unreachable PostgreSQL fails the tests with a message; nothing skips.
 
 mod common;
@@ -40,13 +41,52 @@ macro_rules! on_every_backend {
                 }
             )*
         }
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::Db::redis();
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
     };
 }
 
-on_every_backend!(
+/// Stamps one test per SQL backend (the schema-specific cases) for each `async fn name(db: &Db)` listed.
+macro_rules! on_sql_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_schema {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::Db::sqlite();
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod postgres_schema {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::Db::postgres().await;
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+on_sql_backends!(
     migrate_is_idempotent_and_no_migrate_skips_it,
-    client_lifecycle_create_show_update_delete,
     bad_input_exits_2_says_what_is_accepted_and_writes_nothing,
+);
+
+on_every_backend!(
+    client_lifecycle_create_show_update_delete,
     duplicate_and_unknown_clients_are_refused_with_exit_1,
     session_list_pages_through_every_session,
     session_revoke_and_revoke_all,
@@ -694,6 +734,17 @@ async fn purge_expired_deletes_only_sessions_past_the_grace(db: &Db) {
 
 // ---------------------------------------------------------------------------------------
 // Single-backend tests
+
+/// Redis has no schema: `migrate` says so and succeeds.
+#[tokio::test]
+async fn migrate_on_redis_has_nothing_to_do() {
+    let db = Db::redis();
+    let run = durin(&db, &["migrate"]).ok();
+    assert!(!run.stdout.is_empty(), "{run:#?}");
+    durin(&db, &["client", "create", "web"]).ok();
+    let clients = durin(&db, &["--json", "client", "list"]).ok().json();
+    assert_eq!(clients.as_array().map(Vec::len), Some(1), "{clients}");
+}
 
 #[tokio::test]
 async fn postgres_url_options_select_the_schema() {

@@ -70,6 +70,17 @@ impl Db {
         }
     }
 
+    /// A new key prefix in the Redis of `REDIS_URL` (default 127.0.0.1:6379).
+    pub fn redis() -> Db {
+        let base =
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let prefix = unique("cli").replace('-', "");
+        Db {
+            url: format!("{}/?prefix={prefix}", base.trim_end_matches('/')),
+            schema: None,
+        }
+    }
+
     /// The stores of this database, migrated, for setting up and checking from the test.
     pub async fn stores(&self) -> Stores {
         let stores = durin_connect::open(&self.url)
