@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use moka::Expiry;
-use moka::future::Cache;
+use moka::sync::Cache;
 
 use crate::{
     Clock, InsertPolicy, Invalidation, InvalidationChannel, RefreshLookup, Removal, Rotation,
@@ -161,7 +161,7 @@ impl<S: TokenStore> CachedTokenStore<S> {
         match invalidation {
             Invalidation::Digests(digests) => {
                 for digest in digests {
-                    self.cache.invalidate(digest).await;
+                    self.cache.invalidate(digest);
                 }
             }
             Invalidation::User { user, except } => {
@@ -202,7 +202,7 @@ impl<S: TokenStore> CachedTokenStore<S> {
         // Bump the epoch even when the id is unknown here, so that a read in flight
         // for this session does not cache what it found.
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        if let Some(digest) = self.ids.get(id).await {
+        if let Some(digest) = self.ids.get(id) {
             self.forget(vec![digest]).await;
         }
     }
@@ -230,7 +230,7 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
     }
 
     async fn get(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
-        if let Some(session) = self.cache.get(digest).await {
+        if let Some(session) = self.cache.get(digest) {
             return Ok(Some(Session::clone(&session)));
         }
         let epoch = self.epoch.load(Ordering::Acquire);
@@ -238,12 +238,12 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         if let Some(session) = &found
             && session.revoked_at.is_none()
         {
-            self.ids.insert(session.id.clone(), *digest).await;
-            self.cache.insert(*digest, Arc::new(session.clone())).await;
+            self.ids.insert(session.id.clone(), *digest);
+            self.cache.insert(*digest, Arc::new(session.clone()));
             if self.epoch.load(Ordering::Acquire) != epoch {
                 // An invalidation ran while we were at the store: what we read may be
                 // the state it ended. Drop it rather than serve it.
-                self.cache.invalidate(digest).await;
+                self.cache.invalidate(digest);
             }
         }
         Ok(found)
