@@ -2,7 +2,6 @@
 //! throttle. Each wraps a resource or scope (`.wrap(Guard::throttle())`), inside
 //! [`crate::DurinMiddleware`].
 
-use std::collections::HashSet;
 use std::future::{Ready, ready};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -10,54 +9,48 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage, ResponseError};
-use durin_http::HttpError;
+use durin_http::GuardRule;
 use futures::future::LocalBoxFuture;
 
 use crate::extract::{ApiError, not_authenticated, outcome};
 use crate::middleware::AuthState;
 
-#[derive(Debug)]
-enum Rule {
-    AllowClients(HashSet<String>),
-    DenyClients(HashSet<String>),
-    Scopes(Vec<String>),
-    Throttle,
-}
-
 /// A guard: requires an authenticated caller (401 otherwise) and then one rule (403 or
 /// 429 when it fails).
 #[derive(Debug, Clone)]
 pub struct Guard {
-    rule: Arc<Rule>,
+    rule: Arc<GuardRule>,
 }
 
 impl Guard {
     /// Only these clients (django-rest-durin's `AllowSpecificClients`).
     pub fn allow_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-        Guard::new(Rule::AllowClients(
+        Guard::new(GuardRule::AllowClients(
             clients.into_iter().map(Into::into).collect(),
         ))
     }
 
     /// Every client but these (`DisallowSpecificClients`).
     pub fn deny_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-        Guard::new(Rule::DenyClients(
+        Guard::new(GuardRule::DenyClients(
             clients.into_iter().map(Into::into).collect(),
         ))
     }
 
     /// The token must carry every one of these scopes.
     pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
-        Guard::new(Rule::Scopes(scopes.into_iter().map(Into::into).collect()))
+        Guard::new(GuardRule::Scopes(
+            scopes.into_iter().map(Into::into).collect(),
+        ))
     }
 
     /// The per-(user, client) throttle at the client's rate, else the service's default
     /// (`UserClientRateThrottle`): 429 with `Retry-After`.
     pub fn throttle() -> Self {
-        Guard::new(Rule::Throttle)
+        Guard::new(GuardRule::Throttle)
     }
 
-    fn new(rule: Rule) -> Self {
+    fn new(rule: GuardRule) -> Self {
         Guard {
             rule: Arc::new(rule),
         }
@@ -86,10 +79,10 @@ where
 /// The service of a [`Guard`].
 pub struct GuardService<S> {
     service: Rc<S>,
-    rule: Arc<Rule>,
+    rule: Arc<GuardRule>,
 }
 
-async fn check(rule: &Rule, request: &ServiceRequest) -> Result<(), ApiError> {
+async fn check(rule: &GuardRule, request: &ServiceRequest) -> Result<(), ApiError> {
     let (auth, state) = {
         let extensions = request.extensions();
         let auth = outcome(&extensions)?.ok_or_else(|| not_authenticated(&extensions))?;
@@ -99,19 +92,9 @@ async fn check(rule: &Rule, request: &ServiceRequest) -> Result<(), ApiError> {
             .expect("outcome() checked the middleware");
         (auth, state)
     };
-    let refuse = |e: HttpError| ApiError::new(e, state.api.config());
-    let client = auth.client.name.as_str();
-    match rule {
-        Rule::AllowClients(allowed) if !allowed.contains(client) => {
-            Err(refuse(HttpError::forbidden()))
-        }
-        Rule::DenyClients(denied) if denied.contains(client) => Err(refuse(HttpError::forbidden())),
-        Rule::Scopes(scopes) if !scopes.iter().all(|s| auth.has_scope(s)) => {
-            Err(refuse(HttpError::forbidden()))
-        }
-        Rule::Throttle => state.api.throttle(&auth).await.map_err(refuse),
-        _ => Ok(()),
-    }
+    rule.check(&state.api, &auth)
+        .await
+        .map_err(|e| ApiError::new(e, state.api.config()))
 }
 
 impl<S, B> Service<ServiceRequest> for GuardService<S>

@@ -1,7 +1,6 @@
 //! Route guards: allowed clients, denied clients, required scopes, the per-(user, client)
 //! throttle. Each is a layer a route (or router) opts into, behind [`crate::DurinLayer`].
 
-use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -9,26 +8,18 @@ use std::task::{Context, Poll};
 use axum::extract::Request;
 use axum::http::Extensions;
 use axum::response::{IntoResponse, Response};
-use durin_http::HttpError;
+use durin_http::GuardRule;
 use futures::future::BoxFuture;
 use tower::{Layer, Service};
 
 use crate::extract::{ApiError, not_authenticated, outcome};
 use crate::layer::AuthState;
 
-#[derive(Debug)]
-enum Rule {
-    AllowClients(HashSet<String>),
-    DenyClients(HashSet<String>),
-    Scopes(Vec<String>),
-    Throttle,
-}
-
 /// A guard: requires an authenticated caller (401 otherwise) and then one rule (403 or
 /// 429 when it fails). Stack several with `.layer(..)`.
 #[derive(Debug, Clone)]
 pub struct Guard {
-    rule: Arc<Rule>,
+    rule: Arc<GuardRule>,
 }
 
 /// The layer type of a [`Guard`] (a guard is its own layer).
@@ -37,30 +28,32 @@ pub type GuardLayer = Guard;
 impl Guard {
     /// Only these clients (django-rest-durin's `AllowSpecificClients`).
     pub fn allow_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-        Guard::new(Rule::AllowClients(
+        Guard::new(GuardRule::AllowClients(
             clients.into_iter().map(Into::into).collect(),
         ))
     }
 
     /// Every client but these (`DisallowSpecificClients`).
     pub fn deny_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-        Guard::new(Rule::DenyClients(
+        Guard::new(GuardRule::DenyClients(
             clients.into_iter().map(Into::into).collect(),
         ))
     }
 
     /// The token must carry every one of these scopes.
     pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
-        Guard::new(Rule::Scopes(scopes.into_iter().map(Into::into).collect()))
+        Guard::new(GuardRule::Scopes(
+            scopes.into_iter().map(Into::into).collect(),
+        ))
     }
 
     /// The per-(user, client) throttle at the client's rate, else the service's default
     /// (django-rest-durin's `UserClientRateThrottle`): 429 with `Retry-After`.
     pub fn throttle() -> Self {
-        Guard::new(Rule::Throttle)
+        Guard::new(GuardRule::Throttle)
     }
 
-    fn new(rule: Rule) -> Self {
+    fn new(rule: GuardRule) -> Self {
         Guard {
             rule: Arc::new(rule),
         }
@@ -82,27 +75,17 @@ impl<S> Layer<S> for Guard {
 #[derive(Debug, Clone)]
 pub struct GuardService<S> {
     inner: S,
-    rule: Arc<Rule>,
+    rule: Arc<GuardRule>,
 }
 
-async fn check(rule: &Rule, extensions: &Extensions) -> Result<(), ApiError> {
+async fn check(rule: &GuardRule, extensions: &Extensions) -> Result<(), ApiError> {
     let auth = outcome(extensions)?.ok_or_else(|| not_authenticated(extensions))?;
     let state = extensions
         .get::<AuthState>()
         .expect("outcome() checked the layer");
-    let refuse = |e: HttpError| ApiError::new(e, state.api.config());
-    let client = auth.client.name.as_str();
-    match rule {
-        Rule::AllowClients(allowed) if !allowed.contains(client) => {
-            Err(refuse(HttpError::forbidden()))
-        }
-        Rule::DenyClients(denied) if denied.contains(client) => Err(refuse(HttpError::forbidden())),
-        Rule::Scopes(scopes) if !scopes.iter().all(|s| auth.has_scope(s)) => {
-            Err(refuse(HttpError::forbidden()))
-        }
-        Rule::Throttle => state.api.throttle(&auth).await.map_err(refuse),
-        _ => Ok(()),
-    }
+    rule.check(&state.api, &auth)
+        .await
+        .map_err(|e| ApiError::new(e, state.api.config()))
 }
 
 impl<S> Service<Request> for GuardService<S>

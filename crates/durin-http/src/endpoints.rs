@@ -363,3 +363,43 @@ fn refresh_field(content_type: Option<&str>, body: &[u8]) -> Option<String> {
         _ => None,
     }
 }
+
+/// The rule of a route guard, shared by the integrations' guard layers: allowed clients,
+/// denied clients, required scopes, or the per-(user, client) throttle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GuardRule {
+    /// Only these clients (django-rest-durin's `AllowSpecificClients`).
+    AllowClients(std::collections::HashSet<String>),
+    /// Every client but these (`DisallowSpecificClients`).
+    DenyClients(std::collections::HashSet<String>),
+    /// The token must carry every one of these scopes.
+    Scopes(Vec<String>),
+    /// The per-(user, client) throttle at the client's rate, else the service default
+    /// (`UserClientRateThrottle`).
+    Throttle,
+}
+
+impl GuardRule {
+    /// Whether `auth` may pass.
+    ///
+    /// # Errors
+    /// 403 for a client or scope the rule refuses; 429 (with `Retry-After`) when throttled;
+    /// 503 when the throttle's store is down.
+    pub async fn check(&self, api: &Api, auth: &Authenticated) -> Result<(), HttpError> {
+        let client = auth.client.name.as_str();
+        match self {
+            GuardRule::AllowClients(allowed) if !allowed.contains(client) => {
+                Err(HttpError::forbidden())
+            }
+            GuardRule::DenyClients(denied) if denied.contains(client) => {
+                Err(HttpError::forbidden())
+            }
+            GuardRule::Scopes(scopes) if !scopes.iter().all(|s| auth.has_scope(s)) => {
+                Err(HttpError::forbidden())
+            }
+            GuardRule::Throttle => api.throttle(auth).await,
+            _ => Ok(()),
+        }
+    }
+}

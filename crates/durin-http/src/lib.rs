@@ -21,7 +21,7 @@ mod humanize;
 mod login;
 
 pub use credentials::{CookieConfig, Credentials, CsrfDefence, HttpConfig, RequestInfo, SameSite};
-pub use endpoints::{Api, Reply};
+pub use endpoints::{Api, GuardRule, Reply};
 pub use error::{HttpError, messages};
 pub use humanize::natural_delta;
 pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
