@@ -79,12 +79,12 @@ fn missing_middleware() -> ApiError {
 }
 
 /// The outcome the middleware left: `Ok(None)` without credentials.
-pub(crate) fn outcome(extensions: &Extensions) -> Result<Option<Authenticated>, ApiError> {
+pub(crate) fn outcome(extensions: &Extensions) -> Result<Option<&Authenticated>, ApiError> {
     let state = extensions
         .get::<AuthState>()
         .ok_or_else(missing_middleware)?;
-    match state.outcome.as_ref() {
-        Ok(auth) => Ok(auth.clone()),
+    match &state.outcome {
+        Ok(auth) => Ok(auth.as_ref()),
         Err(e) => Err(ApiError::new(e.clone(), state.api.config())),
     }
 }
@@ -104,7 +104,7 @@ impl FromRequest for Auth {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let extensions = request.extensions();
         ready(match outcome(&extensions) {
-            Ok(Some(auth)) => Ok(Auth(auth)),
+            Ok(Some(auth)) => Ok(Auth(auth.clone())),
             Ok(None) => Err(not_authenticated(&extensions)),
             Err(e) => Err(e),
         })
@@ -116,6 +116,6 @@ impl FromRequest for OptionalAuth {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(outcome(&request.extensions()).map(OptionalAuth))
+        ready(outcome(&request.extensions()).map(|auth| OptionalAuth(auth.cloned())))
     }
 }

@@ -83,18 +83,21 @@ pub struct GuardService<S> {
 }
 
 async fn check(rule: &GuardRule, request: &ServiceRequest) -> Result<(), ApiError> {
-    let (auth, state) = {
+    // The extensions cannot stay borrowed across the await: take what the check needs.
+    let (auth, api) = {
         let extensions = request.extensions();
-        let auth = outcome(&extensions)?.ok_or_else(|| not_authenticated(&extensions))?;
-        let state = extensions
+        let auth = outcome(&extensions)?
+            .ok_or_else(|| not_authenticated(&extensions))?
+            .clone();
+        let api = extensions
             .get::<AuthState>()
-            .cloned()
+            .map(|state| state.api.clone())
             .expect("outcome() checked the middleware");
-        (auth, state)
+        (auth, api)
     };
-    rule.check(&state.api, &auth)
+    rule.check(&api, &auth)
         .await
-        .map_err(|e| ApiError::new(e, state.api.config()))
+        .map_err(|e| ApiError::new(e, api.config()))
 }
 
 impl<S, B> Service<ServiceRequest> for GuardService<S>

@@ -15,20 +15,20 @@ use futures::future::LocalBoxFuture;
 /// What the middleware found, in the request extensions.
 #[derive(Clone)]
 pub(crate) struct AuthState {
-    pub(crate) api: Api,
-    pub(crate) outcome: Arc<Result<Option<Authenticated>, HttpError>>,
+    pub(crate) api: Arc<Api>,
+    pub(crate) outcome: Result<Option<Authenticated>, HttpError>,
 }
 
 /// Authenticates every request once and leaves the outcome in its extensions.
 #[derive(Clone, Debug)]
 pub struct DurinMiddleware {
-    api: Api,
+    api: Arc<Api>,
 }
 
 impl DurinMiddleware {
     /// A middleware authenticating through `api`.
     pub fn new(api: Api) -> Self {
-        DurinMiddleware { api }
+        DurinMiddleware { api: Arc::new(api) }
     }
 }
 
@@ -54,7 +54,7 @@ where
 /// The service of [`DurinMiddleware`].
 pub struct DurinService<S> {
     service: Rc<S>,
-    api: Api,
+    api: Arc<Api>,
 }
 
 impl<S, B> Service<ServiceRequest> for DurinService<S>
@@ -91,10 +91,7 @@ where
                 };
                 api.authenticate(&info).await
             };
-            request.extensions_mut().insert(AuthState {
-                api,
-                outcome: Arc::new(outcome),
-            });
+            request.extensions_mut().insert(AuthState { api, outcome });
             service.call(request).await
         })
     }

@@ -68,10 +68,10 @@ fn missing_layer() -> ApiError {
 }
 
 /// The outcome the layer left: `Ok(None)` without credentials.
-pub(crate) fn outcome(extensions: &Extensions) -> Result<Option<Authenticated>, ApiError> {
+pub(crate) fn outcome(extensions: &Extensions) -> Result<Option<&Authenticated>, ApiError> {
     let state = extensions.get::<AuthState>().ok_or_else(missing_layer)?;
-    match state.outcome.as_ref() {
-        Ok(auth) => Ok(auth.clone()),
+    match &state.outcome {
+        Ok(auth) => Ok(auth.as_ref()),
         Err(e) => Err(ApiError::new(e.clone(), state.api.config())),
     }
 }
@@ -89,7 +89,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match outcome(&parts.extensions)? {
-            Some(auth) => Ok(Auth(auth)),
+            Some(auth) => Ok(Auth(auth.clone())),
             None => Err(not_authenticated(&parts.extensions)),
         }
     }
@@ -102,6 +102,6 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Auth {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(outcome(&parts.extensions)?.map(Auth))
+        Ok(outcome(&parts.extensions)?.cloned().map(Auth))
     }
 }

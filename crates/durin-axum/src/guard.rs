@@ -83,7 +83,7 @@ async fn check(rule: &GuardRule, extensions: &Extensions) -> Result<(), ApiError
     let state = extensions
         .get::<AuthState>()
         .expect("outcome() checked the layer");
-    rule.check(&state.api, &auth)
+    rule.check(&state.api, auth)
         .await
         .map_err(|e| ApiError::new(e, state.api.config()))
 }

@@ -15,20 +15,20 @@ use tower::{Layer, Service};
 /// What the layer found, in the request extensions for extractors and guards.
 #[derive(Clone)]
 pub(crate) struct AuthState {
-    pub(crate) api: Api,
-    pub(crate) outcome: Arc<Result<Option<Authenticated>, HttpError>>,
+    pub(crate) api: Arc<Api>,
+    pub(crate) outcome: Result<Option<Authenticated>, HttpError>,
 }
 
 /// Authenticates every request once and leaves the outcome in its extensions.
 #[derive(Clone, Debug)]
 pub struct DurinLayer {
-    api: Api,
+    api: Arc<Api>,
 }
 
 impl DurinLayer {
     /// A layer authenticating through `api`.
     pub fn new(api: Api) -> Self {
-        DurinLayer { api }
+        DurinLayer { api: Arc::new(api) }
     }
 }
 
@@ -47,7 +47,7 @@ impl<S> Layer<S> for DurinLayer {
 #[derive(Clone, Debug)]
 pub struct DurinService<S> {
     inner: S,
-    api: Api,
+    api: Arc<Api>,
 }
 
 /// The parts of a request that credentials are read from.
@@ -93,10 +93,7 @@ where
                 let info = request_info(request.method(), request.headers());
                 api.authenticate(&info).await
             };
-            request.extensions_mut().insert(AuthState {
-                api,
-                outcome: Arc::new(outcome),
-            });
+            request.extensions_mut().insert(AuthState { api, outcome });
             inner.call(request).await
         })
     }

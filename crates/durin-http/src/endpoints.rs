@@ -15,8 +15,9 @@ use crate::error::{HttpError, messages};
 use crate::humanize::natural_delta;
 use crate::login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
 
-/// A successful answer.
-#[derive(Debug, Clone, PartialEq)]
+/// A successful answer. Its `Debug` output redacts the `token` and `refresh_token` of
+/// login, refresh and API-key bodies.
+#[derive(Clone, PartialEq)]
 pub struct Reply {
     /// The HTTP status (200, 201, 204).
     pub status: u16,
@@ -24,6 +25,32 @@ pub struct Reply {
     pub body: Option<Value>,
     /// A `Set-Cookie` value (cookie transport only).
     pub set_cookie: Option<String>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let body = self.body.as_ref().map(|body| {
+            let mut body = body.clone();
+            if let Some(fields) = body.as_object_mut() {
+                for key in ["token", "refresh_token"] {
+                    if let Some(value) = fields.get_mut(key)
+                        && value.is_string()
+                    {
+                        *value = Value::String("[redacted]".to_owned());
+                    }
+                }
+            }
+            body
+        });
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body", &body)
+            .field(
+                "set_cookie",
+                &self.set_cookie.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 impl Reply {
@@ -401,5 +428,24 @@ impl GuardRule {
             GuardRule::Throttle => api.throttle(auth).await,
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_redacts_tokens() {
+        let reply = Reply {
+            set_cookie: Some("durin_token=durin_secretcookie".to_owned()),
+            ..Reply::json(
+                200,
+                json!({"token": "durin_secret1", "refresh_token": "durin_secret2", "expiry": null}),
+            )
+        };
+        let debug = format!("{reply:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert!(debug.contains("expiry"), "{debug}");
     }
 }

@@ -56,7 +56,8 @@ fn parse_user(s: &str) -> Result<(String, String), String> {
         Some((name, password)) if !name.is_empty() && !password.is_empty() => {
             Ok((name.to_owned(), password.to_owned()))
         }
-        _ => Err(format!("invalid user {s:?}: expected NAME:PASSWORD")),
+        // The value is not echoed: it may hold a password.
+        _ => Err("invalid --user value: expected NAME:PASSWORD (both non-empty)".to_owned()),
     }
 }
 
@@ -211,7 +212,8 @@ impl Demo {
     /// scripts wait for) and a curl walkthrough.
     pub fn banner(&self, addr: SocketAddr) -> String {
         let user = self.args.users.first();
-        let (name, password) = user.map_or(("NAME", "PASSWORD"), |(n, p)| (n.as_str(), p.as_str()));
+        // The password itself is never printed: the walkthrough reads it from $PASSWORD.
+        let name = user.map_or("NAME", |(n, _)| n.as_str());
         let client = self
             .args
             .clients
@@ -220,9 +222,9 @@ impl Demo {
         format!(
             "listening on http://{addr}\n\
              \n\
-             Try it:\n\
+             Try it (set PASSWORD to {name}'s password first):\n\
              \x20 TOKEN=$(curl -s -X POST http://{addr}/api/login/ -H 'Content-Type: application/json' \\\n\
-             \x20   -d '{{\"username\":\"{name}\",\"password\":\"{password}\",\"client\":\"{client}\"}}' \\\n\
+             \x20   -d '{{\"username\":\"{name}\",\"password\":\"'\"$PASSWORD\"'\",\"client\":\"{client}\"}}' \\\n\
              \x20   | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\n\
              \x20 curl -s http://{addr}/api/me -H \"Authorization: Bearer $TOKEN\"\n\
              \x20 curl -s http://{addr}/api/sessions/ -H \"Authorization: Bearer $TOKEN\"\n\
@@ -267,5 +269,11 @@ mod tests {
         assert!(parse_client("bad name").is_err());
         assert!(parse_client("web:soon").is_err());
         assert!(parse_client("web:1d:lots").is_err());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_messages() {
+        let e = parse_user("alice-s3cret").unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
     }
 }
