@@ -3,6 +3,7 @@
 mod error;
 mod postgres;
 mod purge;
+mod settings;
 mod sql;
 mod sqlite;
 
