@@ -109,9 +109,7 @@ async fn revoke(ctx: &Context, user: &UserId, api: ClientName) -> Result<(), Cli
 
 /// The service as a server configured with `--api-access-client API` builds it.
 fn service(ctx: &Context, key: DigestKey, api: &ClientName) -> Durin {
-    Durin::builder(ctx.stores.tokens.clone(), ctx.stores.clients.clone(), key)
-        .api_access_client(api.clone())
-        .build()
+    ctx.service(key).api_access_client(api.clone()).build()
 }
 
 /// Creates the API-access client, with keys that never expire, unless it exists (as the

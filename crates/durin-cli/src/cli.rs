@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use durin_core::{ClientName, Rate, Renewal, SessionId, TokenPrefix, UserId};
+use durin_core::{ClientName, Rate, Renewal, SessionId, TokenName, TokenPrefix, UserId};
 
 /// Administer durin: clients, sessions, API keys and the schema.
 #[derive(Debug, Parser)]
@@ -58,6 +58,12 @@ pub(crate) enum Command {
     /// Issue and revoke API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Create, list and revoke named personal tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show and clear the settings a user keeps per client.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
     /// Delete sessions that expired or were revoked more than an hour ago.
     PurgeExpired,
 }
@@ -175,6 +181,80 @@ pub(crate) enum SessionCommand {
         /// The user.
         #[arg(long, value_name = "USER", value_parser = parse_user)]
         user: UserId,
+    },
+}
+
+/// `durin token ...`: named personal tokens of the tokens client (the example servers'
+/// `--tokens-client`).
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a named token for a user and print it (once: it is not stored).
+    Create {
+        /// The user.
+        #[arg(long, value_name = "USER", value_parser = parse_user)]
+        user: UserId,
+        /// The token's name: 1 to 64 characters, unique among the user's live tokens.
+        #[arg(long, value_name = "NAME", value_parser = parse_token_name)]
+        name: TokenName,
+        /// Scopes the token carries, comma-separated (each one the tokens client offers);
+        /// default none.
+        #[arg(long, value_name = "SCOPES", value_parser = parse_scopes)]
+        scopes: Option<Scopes>,
+        /// Lifetime: 30s, 15m, 10h, 30d, or never; default the tokens client's TTL.
+        #[arg(long, value_name = "TTL", value_parser = parse_lifetime)]
+        expires: Option<Lifetime>,
+        /// The tokens client (created with tokens that never expire and a cap of 100 per
+        /// user when missing).
+        #[arg(
+            long,
+            value_name = "NAME",
+            env = "DURIN_TOKENS_CLIENT",
+            default_value = "tokens"
+        )]
+        client: ClientName,
+    },
+    /// List a user's named tokens (never the tokens themselves).
+    List {
+        /// The user.
+        #[arg(long, value_name = "USER", value_parser = parse_user)]
+        user: UserId,
+        /// The tokens client.
+        #[arg(
+            long,
+            value_name = "NAME",
+            env = "DURIN_TOKENS_CLIENT",
+            default_value = "tokens"
+        )]
+        client: ClientName,
+    },
+    /// Revoke one named token by its id (from `token list`): it stops working at once.
+    Revoke {
+        /// The token's id.
+        #[arg(value_parser = parse_session_id)]
+        id: SessionId,
+    },
+}
+
+/// `durin settings ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SettingsCommand {
+    /// Print the settings object of a user for a client (`{}` when none).
+    Show {
+        /// The user.
+        #[arg(long, value_name = "USER", value_parser = parse_user)]
+        user: UserId,
+        /// The client.
+        #[arg(long, value_name = "NAME")]
+        client: ClientName,
+    },
+    /// Delete the settings of a user for a client.
+    Clear {
+        /// The user.
+        #[arg(long, value_name = "USER", value_parser = parse_user)]
+        user: UserId,
+        /// The client.
+        #[arg(long, value_name = "NAME")]
+        client: ClientName,
     },
 }
 
@@ -307,6 +387,11 @@ fn parse_max_tokens(s: &str) -> Result<std::num::NonZeroU32, String> {
         Ok(n) => std::num::NonZeroU32::new(n).ok_or_else(|| format!("{n} is not in 1..")),
         Err(_) => Err(format!("{s:?} is not a whole number in 1..")),
     }
+}
+
+/// A token name: 1 to 64 characters.
+fn parse_token_name(s: &str) -> Result<TokenName, String> {
+    TokenName::new(s).map_err(|e| format!("invalid token name: {e}"))
 }
 
 /// A user id: 1 to 255 bytes.

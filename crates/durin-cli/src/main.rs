@@ -22,6 +22,8 @@ mod clients;
 mod error;
 mod output;
 mod sessions;
+mod settings;
+mod tokens;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -31,7 +33,7 @@ use durin_connect::{ConnectError, Stores};
 use durin_core::{DigestKey, Durin};
 use serde_json::json;
 
-use crate::cli::{ApikeyCommand, Cli, ClientCommand, Command};
+use crate::cli::{ApikeyCommand, Cli, ClientCommand, Command, TokenCommand};
 use crate::error::CliError;
 
 /// Parses the command line, runs the command, and maps its outcome to the exit code.
@@ -65,6 +67,16 @@ pub(crate) struct Context {
     pub(crate) json: bool,
 }
 
+impl Context {
+    /// The service over this store, as a server builds it (settings included); `key`
+    /// is the server's key where tokens are issued, a throwaway one where nothing is
+    /// digested.
+    pub(crate) fn service(&self, key: DigestKey) -> durin_core::DurinBuilder {
+        Durin::builder(self.stores.tokens.clone(), self.stores.clients.clone(), key)
+            .settings_store(self.stores.settings.clone())
+    }
+}
+
 /// Checks what needs no I/O, loads the key if the command needs it, opens the store,
 /// migrates, and runs the command.
 async fn run(cli: Cli) -> Result<(), CliError> {
@@ -79,7 +91,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         clients::check_update(policy)?;
     }
     let key = match &cli.command {
-        Command::Apikey(ApikeyCommand::Create { .. }) => Some(server_key(&cli.key_file)?),
+        Command::Apikey(ApikeyCommand::Create { .. })
+        | Command::Token(TokenCommand::Create { .. }) => Some(server_key(&cli.key_file)?),
         _ => None,
     };
     let stores = open(url).await?;
@@ -103,6 +116,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Client(command) => clients::run(&ctx, command).await,
         Command::Session(command) => sessions::run(&ctx, command).await,
         Command::Apikey(command) => apikeys::run(&ctx, command, key).await,
+        Command::Token(command) => tokens::run(&ctx, command, key).await,
+        Command::Settings(command) => settings::run(&ctx, command).await,
         Command::PurgeExpired => purge_expired(&ctx).await,
     }
 }
@@ -172,12 +187,7 @@ async fn migrate(stores: &Stores, url: &str, json: bool) -> Result<(), CliError>
 /// `durin purge-expired`.
 async fn purge_expired(ctx: &Context) -> Result<(), CliError> {
     // Purging digests nothing: a throwaway key spares this command the key file.
-    let durin = Durin::builder(
-        ctx.stores.tokens.clone(),
-        ctx.stores.clients.clone(),
-        DigestKey::generate("unused"),
-    )
-    .build();
+    let durin = ctx.service(DigestKey::generate("unused")).build();
     let purged = durin
         .purge_expired()
         .await

@@ -91,6 +91,8 @@ on_every_backend!(
     session_list_pages_through_every_session,
     session_revoke_and_revoke_all,
     apikey_create_issues_keys_the_service_accepts,
+    named_tokens_are_created_listed_and_revoked,
+    settings_are_shown_and_cleared,
     client_delete_asks_before_deleting_sessions,
     purge_expired_deletes_only_sessions_past_the_grace,
 );
@@ -489,6 +491,160 @@ async fn session_revoke_and_revoke_all(db: &Db) {
     );
     let none = durin(db, &["session", "revoke-all", "--user", "alice"]).ok();
     assert_eq!(none.stdout, "revoked 0 session(s) of user alice\n");
+}
+
+async fn named_tokens_are_created_listed_and_revoked(db: &Db) {
+    let dir = key_dir();
+    let key_file = dir.path().join("durin.key");
+    let server_key = durin_connect::load_key(&key_file).expect("server key");
+    let key_arg = key_file.to_str().unwrap();
+    let create = |name: &'static str, extra: &'static [&'static str]| {
+        let mut args = vec![
+            "token",
+            "create",
+            "--user",
+            "alice",
+            "--name",
+            name,
+            "--key-file",
+            key_arg,
+        ];
+        args.extend_from_slice(extra);
+        durin(db, &args)
+    };
+    let laptop = create("laptop", &["--expires", "30d"]).ok();
+    let token = laptop.stdout.trim_end_matches('\n').to_owned();
+    assert!(
+        token.starts_with("durin_") && !token.contains('\n'),
+        "{laptop:#?}"
+    );
+    assert!(
+        laptop.stderr.contains("created client tokens"),
+        "{laptop:#?}"
+    );
+    assert!(laptop.stderr.contains("shown only once"), "{laptop:#?}");
+    create("ci", &["--expires", "never"]).ok();
+    create("laptop", &[]).fails(1, &["already holds a live token named \"laptop\""]);
+    create("x", &["--scopes", "admin"]).fails(1, &["does not offer scope \"admin\""]);
+    durin(
+        db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "alice",
+            "--name",
+            "",
+            "--key-file",
+            key_arg,
+        ],
+    )
+    .fails(2, &["may not be blank"]);
+    let long = "n".repeat(65);
+    durin(
+        db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "alice",
+            "--name",
+            &long,
+            "--key-file",
+            key_arg,
+        ],
+    )
+    .fails(2, &["no more than 64 characters"]);
+
+    // A server configured with the same tokens client accepts the token.
+    let stores = db.stores().await;
+    let server = Durin::builder(stores.tokens.clone(), stores.clients.clone(), server_key)
+        .tokens_client(name("tokens"))
+        .build();
+    let auth = server
+        .authenticate_str(&token, Transport::Header)
+        .await
+        .expect("the server accepts the CLI's token");
+    assert_eq!(auth.session.name.as_ref().unwrap().as_str(), "laptop");
+
+    let listed = durin(db, &["--json", "token", "list", "--user", "alice"])
+        .ok()
+        .json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["laptop", "ci"]);
+    assert!(listed[1]["expiry"].is_null(), "{listed}");
+    assert!(
+        !listed.to_string().contains(&token),
+        "the list never shows a token"
+    );
+    let table = durin(db, &["token", "list", "--user", "alice"]).ok();
+    assert!(
+        table.stdout.contains("laptop") && table.stdout.contains("never"),
+        "{table:#?}"
+    );
+
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    durin(db, &["token", "revoke", &id]).ok();
+    assert!(
+        server
+            .authenticate_str(&token, Transport::Header)
+            .await
+            .is_err()
+    );
+    durin(db, &["token", "revoke", &id]).fails(1, &["no named token"]);
+    let left = durin(db, &["--json", "token", "list", "--user", "alice"])
+        .ok()
+        .json();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+}
+
+async fn settings_are_shown_and_cleared(db: &Db) {
+    let stores = db.stores().await;
+    let settings = serde_json::json!({"theme": "dark"});
+    stores
+        .settings
+        .put_settings(&user("alice"), &name("web"), settings.as_object().unwrap())
+        .await
+        .unwrap();
+    let shown = durin(
+        db,
+        &["settings", "show", "--user", "alice", "--client", "web"],
+    )
+    .ok()
+    .json();
+    assert_eq!(shown, settings);
+    let other = durin(
+        db,
+        &["settings", "show", "--user", "alice", "--client", "mobile"],
+    )
+    .ok()
+    .json();
+    assert_eq!(other, serde_json::json!({}));
+    let cleared = durin(
+        db,
+        &["settings", "clear", "--user", "alice", "--client", "web"],
+    )
+    .ok();
+    assert!(cleared.stdout.contains("cleared"), "{cleared:#?}");
+    let again = durin(
+        db,
+        &["settings", "clear", "--user", "alice", "--client", "web"],
+    )
+    .ok();
+    assert!(again.stdout.contains("had no settings"), "{again:#?}");
+    assert_eq!(
+        stores
+            .settings
+            .get_settings(&user("alice"), &name("web"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn apikey_create_issues_keys_the_service_accepts(db: &Db) {

@@ -20,7 +20,9 @@ use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use durin_core::{ClientStore, DigestKey, SessionAdmin, StoreError, Throttle, TokenStore};
+use durin_core::{
+    ClientStore, DigestKey, SessionAdmin, SettingsStore, StoreError, Throttle, TokenStore,
+};
 use durin_sqlx::{PostgresStore, SqliteStore};
 
 /// Which backend a URL named.
@@ -54,6 +56,8 @@ pub struct Stores {
     pub clients: Arc<dyn ClientStore>,
     /// Administration over all sessions.
     pub admin: Arc<dyn SessionAdmin>,
+    /// Settings per (user, client).
+    pub settings: Arc<dyn SettingsStore>,
     /// A throttle shared by every process on this backend, when it has one (Redis);
     /// `None` means an in-process throttle is the right choice.
     pub throttle: Option<Arc<dyn Throttle>>,
@@ -182,7 +186,8 @@ impl Stores {
         Stores {
             tokens: store.clone(),
             clients: store.clone(),
-            admin: store,
+            admin: store.clone(),
+            settings: store,
             throttle: Some(Arc::new(throttle)),
             backend: Backend::Redis,
             sql: Sql::None,
@@ -194,6 +199,7 @@ impl Stores {
             tokens: store.clone(),
             clients: store.clone(),
             admin: store.clone(),
+            settings: store.clone(),
             throttle: None,
             backend: Backend::Sqlite,
             sql: Sql::Sqlite(store),
@@ -205,6 +211,7 @@ impl Stores {
             tokens: store.clone(),
             clients: store.clone(),
             admin: store.clone(),
+            settings: store.clone(),
             throttle: None,
             backend: Backend::Postgres,
             sql: Sql::Postgres(store),

@@ -22,6 +22,8 @@ pub struct CacheConfig {
     pub max_capacity: u64,
     /// The longest an entry lives, whatever its session's expiry: the last bound on
     /// staleness, for a change whose invalidation never arrived. Default: 60 seconds.
+    /// Zero turns caching off: every read goes to the store, and the store's writes are
+    /// still published to the other nodes.
     pub ttl: Duration,
 }
 
@@ -68,6 +70,8 @@ struct CacheState {
     epoch: AtomicU64,
     /// False while the bus has no live subscription: reads bypass the cache.
     trusted: AtomicBool,
+    /// False when the configuration turns caching off (a zero TTL or capacity).
+    enabled: bool,
     hits: metrics::Counter,
     misses: metrics::Counter,
 }
@@ -124,6 +128,7 @@ impl CacheState {
                 .build(),
             epoch: AtomicU64::new(0),
             trusted: AtomicBool::new(true),
+            enabled: !config.ttl.is_zero() && config.max_capacity > 0,
             hits: metrics::counter!("durin_token_cache_requests_total", "result" => "hit"),
             misses: metrics::counter!("durin_token_cache_requests_total", "result" => "miss"),
         }
@@ -303,7 +308,7 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
 
     async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
         let state = &*self.state;
-        let trusted = state.trusted.load(Ordering::Acquire);
+        let trusted = state.enabled && state.trusted.load(Ordering::Acquire);
         if trusted && let Some(session) = state.sessions.get(digest) {
             state.hits.increment(1);
             return Ok(Some(session));

@@ -161,27 +161,24 @@ impl Durin {
                     && matches(&session) => {}
             _ => return Err(AuthError::NotFound),
         }
-        if self.revoke(id).await? {
-            Ok(())
-        } else {
-            Err(AuthError::NotFound)
+        match self.revoke(id).await? {
+            Some(_) => Ok(()),
+            None => Err(AuthError::NotFound),
         }
     }
 
     /// Revokes session `id` whoever owns it (administration), on every node. Returns
-    /// whether it existed.
+    /// the session as it was, or `None` when there was none.
     ///
     /// # Errors
     /// [`AuthError::Unavailable`].
-    pub async fn revoke(&self, id: &SessionId) -> Result<bool, AuthError> {
+    pub async fn revoke(&self, id: &SessionId) -> Result<Option<Session>, AuthError> {
         let now = self.now();
-        match self.inner.tokens.remove(id, self.removal(now)).await? {
-            Some(old) => {
-                self.observe(Event::Revoked { session: &old }).await;
-                Ok(true)
-            }
-            None => Ok(false),
+        let removed = self.inner.tokens.remove(id, self.removal(now)).await?;
+        if let Some(old) = &removed {
+            self.observe(Event::Revoked { session: old }).await;
         }
+        Ok(removed)
     }
 
     /// Deletes sessions that expired (or were revoked) longer ago than the grace period,
