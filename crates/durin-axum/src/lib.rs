@@ -38,3 +38,8 @@ pub use guard::{Guard, GuardLayer};
 pub use layer::{DurinLayer, DurinService};
 
 pub use durin_http::{Api, CredentialChecker, HttpConfig};
+
+/// Test helpers (feature `testing`): `testing::TestStack` builds an in-memory durin stack
+/// and `login_as(user, client)` returns a ready `Authorization` header value.
+#[cfg(feature = "testing")]
+pub use durin_http::testing;

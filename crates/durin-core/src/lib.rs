@@ -41,6 +41,7 @@ struct ReadmeDoctests;
 #[doc = include_str!("../README.md")]
 struct CrateReadmeDoctests;
 
+#[cfg(feature = "cache")]
 mod cache;
 mod client;
 mod clock;
@@ -58,6 +59,7 @@ mod token;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "cache")]
 pub use cache::{CacheConfig, CachedTokenStore};
 pub use client::{Client, ClientName, DEFAULT_TOKEN_TTL, Renewal};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -73,6 +75,8 @@ pub use store::{
     BoxError, ClientStore, InsertPolicy, Invalidation, InvalidationChannel, RefreshLookup, Removal,
     Rotation, SessionAdmin, SessionQuery, StoreError, TokenStore,
 };
-pub use throttle::{MemoryThrottle, Throttle, ThrottleDecision, retry_after_secs};
+#[cfg(feature = "memory-throttle")]
+pub use throttle::MemoryThrottle;
+pub use throttle::{Throttle, ThrottleDecision, retry_after_secs};
 pub use timestamp::Timestamp;
 pub use token::{MAX_PREFIX_LEN, MAX_TOKEN_LEN, TokenFormatError, TokenPrefix, TokenString};

@@ -19,9 +19,13 @@ mod endpoints;
 mod error;
 mod humanize;
 mod login;
+mod routes;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use credentials::{CookieConfig, Credentials, CsrfDefence, HttpConfig, RequestInfo, SameSite};
 pub use endpoints::{Api, GuardRule, Reply};
 pub use error::{HttpError, messages};
 pub use humanize::natural_delta;
 pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
+pub use routes::{ROUTES, path_forms};
