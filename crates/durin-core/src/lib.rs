@@ -27,9 +27,15 @@
 //!
 //! # Features
 //!
-//! | feature | what it adds |
-//! |---|---|
-//! | `testing` | [`testing`]: conformance suites for `TokenStore`, `ClientStore` and `Throttle` implementations |
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `cache` | yes | `CachedTokenStore` and `CacheConfig` (moka) |
+//! | `memory-throttle` | yes | `MemoryThrottle`, the in-process GCRA throttle (governor) |
+//! | `testing` | no | `testing`: conformance suites for `TokenStore`, `ClientStore` and `Throttle` implementations (pulls in tokio, `cache` and `memory-throttle`) |
+//!
+//! Without default features the crate has no moka or governor: a service with its own
+//! cache and throttle (or Redis's) depends on `durin-core = { version = "0.1",
+//! default-features = false }`.
 
 /// The workspace README's Rust snippets, compiled and run as doc tests.
 #[cfg(doctest)]
