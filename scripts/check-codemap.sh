@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that ARCHITECTURE.md's codemap names only files and directories that exist.
 # Under each "### `dir`" heading a backticked path is looked up relative to the
-# heading's directories, their `src/`, and the repository root; `{a,b}` expands.
+# heading's directories, their `src/`, and the repository root (a bare file name also
+# anywhere below the heading's directories); `{a,b}` expands.
 # A backticked word counts as a path when it has a `/` or a file extension we use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,16 @@ while IFS= read -r line; do
           if compgen -G "${candidate%/}" >/dev/null; then found=true; break 2; fi
         done
       done
+      # A bare file name in a list under a directory item (`service/` — `mod.rs`, ...):
+      # anywhere below the heading's directories.
+      if ! $found && [[ "$path" != */* ]]; then
+        for base in "${bases[@]}"; do
+          if [[ -n "$(find "$base" -path '*/target' -prune -o -name "$path" -print -quit)" ]]; then
+            found=true
+            break
+          fi
+        done
+      fi
       if ! $found; then
         echo "ARCHITECTURE.md codemap names a missing path: $path (under ${bases[*]})" >&2
         missing=$((missing + 1))

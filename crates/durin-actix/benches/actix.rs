@@ -28,7 +28,7 @@ impl durin_actix::CredentialChecker for NoUsers {
 
 async fn me(Auth(auth): Auth) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
-        "user": auth.user_id.as_str(),
+        "user": auth.user_id().as_str(),
         "client": auth.client.name.as_str(),
         "session": auth.session.id.as_str(),
     }))
@@ -70,7 +70,6 @@ fn serve(store: &'static str) -> (String, String) {
             let durin = Durin::builder(tokens, clients, DigestKey::generate("bench")).build();
             let web_client = ClientName::new("web").unwrap();
             durin
-                .clients()
                 .upsert_client(&Client::new(web_client.clone()))
                 .await
                 .unwrap();

@@ -10,7 +10,7 @@
 //! use durin_http::Api;
 //!
 //! async fn me(Auth(auth): Auth) -> HttpResponse {
-//!     HttpResponse::Ok().json(serde_json::json!({ "user": auth.user_id.as_str() }))
+//!     HttpResponse::Ok().json(serde_json::json!({ "user": auth.user_id().as_str() }))
 //! }
 //!
 //! fn app(api: Api) -> App<impl actix_web::dev::ServiceFactory<

@@ -7,7 +7,7 @@ use durin_core::{Client, ClientName};
 use durin_http::testing::TestStack;
 
 async fn me(Auth(auth): Auth) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "user": auth.user_id.as_str() }))
+    HttpResponse::Ok().json(serde_json::json!({ "user": auth.user_id().as_str() }))
 }
 
 #[actix_web::test]

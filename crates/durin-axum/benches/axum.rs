@@ -33,7 +33,7 @@ impl durin_axum::CredentialChecker for NoUsers {
 
 async fn me(Auth(auth): Auth) -> Json<serde_json::Value> {
     Json(serde_json::json!({
-        "user": auth.user_id.as_str(),
+        "user": auth.user_id().as_str(),
         "client": auth.client.name.as_str(),
         "session": auth.session.id.as_str(),
     }))
@@ -52,7 +52,6 @@ async fn serve(tokens: Arc<dyn TokenStore>, clients: Arc<dyn ClientStore>) -> (S
     let durin = Durin::builder(tokens, clients, DigestKey::generate("bench")).build();
     let web = ClientName::new("web").unwrap();
     durin
-        .clients()
         .upsert_client(&Client::new(web.clone()))
         .await
         .unwrap();

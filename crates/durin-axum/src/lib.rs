@@ -10,7 +10,7 @@
 //! use durin_http::{Api, HttpConfig};
 //!
 //! async fn me(Auth(auth): Auth) -> Json<serde_json::Value> {
-//!     Json(serde_json::json!({ "user": auth.user_id.as_str() }))
+//!     Json(serde_json::json!({ "user": auth.user_id().as_str() }))
 //! }
 //!
 //! fn app(api: Api) -> Router {
@@ -44,7 +44,7 @@
 //! use tower::ServiceExt as _;
 //!
 //! async fn me(Auth(auth): Auth) -> String {
-//!     auth.user_id.to_string()
+//!     auth.user_id().to_string()
 //! }
 //!
 //! let stack = TestStack::new();

@@ -110,7 +110,7 @@ async fn revoke(ctx: &Context, user: &UserId, api: ClientName) -> Result<(), Cli
 /// The service as a server configured with `--api-access-client API` builds it.
 fn service(ctx: &Context, key: DigestKey, api: &ClientName) -> Durin {
     Durin::builder(ctx.stores.tokens.clone(), ctx.stores.clients.clone(), key)
-        .api_access_client(Some(api.clone()))
+        .api_access_client(api.clone())
         .build()
 }
 

@@ -110,8 +110,8 @@ pub(crate) struct PolicyArgs {
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub(crate) throttle_rate: Option<RateArg>,
     /// Live tokens one user may hold; a login beyond it evicts the oldest (at least 1).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub(crate) max_tokens: Option<u32>,
+    #[arg(long, value_name = "N", value_parser = parse_max_tokens)]
+    pub(crate) max_tokens: Option<std::num::NonZeroU32>,
     /// Renewal: none, explicit, or sliding:INTERVAL (sliding:1h renews on use, writing
     /// at most once an hour).
     #[arg(long, value_name = "MODE", value_parser = parse_renewal)]
@@ -301,9 +301,17 @@ fn parse_prefix(s: &str) -> Result<PrefixArg, String> {
         })
 }
 
+/// A token cap: a whole number of at least 1.
+fn parse_max_tokens(s: &str) -> Result<std::num::NonZeroU32, String> {
+    match s.parse::<u32>() {
+        Ok(n) => std::num::NonZeroU32::new(n).ok_or_else(|| format!("{n} is not in 1..")),
+        Err(_) => Err(format!("{s:?} is not a whole number in 1..")),
+    }
+}
+
 /// A user id: 1 to 255 bytes.
 fn parse_user(s: &str) -> Result<UserId, String> {
-    UserId::new(s).ok_or_else(|| {
+    UserId::new(s).map_err(|_| {
         format!(
             "invalid user id {s:?}: expected 1 to {} bytes",
             UserId::MAX_LEN
@@ -313,7 +321,7 @@ fn parse_user(s: &str) -> Result<UserId, String> {
 
 /// A session id: 1 to 64 characters of `[A-Za-z0-9_-]`.
 fn parse_session_id(s: &str) -> Result<SessionId, String> {
-    SessionId::new(s).ok_or_else(|| {
+    SessionId::new(s).map_err(|_| {
         format!(
             "invalid session id {s:?}: expected 1 to 64 letters, digits, '-' or '_' (the ID \
              column of `durin session list`)"

@@ -281,7 +281,7 @@ mod tests {
             Err(CliError::Usage(_))
         ));
         let one = PolicyArgs {
-            max_tokens: Some(3),
+            max_tokens: std::num::NonZeroU32::new(3),
             ..PolicyArgs::default()
         };
         assert!(check_update(&one).is_ok());

@@ -332,6 +332,7 @@ mod tests {
             transport: durin_core::Transport::Header,
             revoked_at: None,
             refresh: None,
+            name: None,
         };
         let text = serde_json::to_string(&SessionView::from(&session)).unwrap();
         assert_eq!(

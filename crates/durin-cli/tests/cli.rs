@@ -152,7 +152,7 @@ async fn client_lifecycle_create_show_update_delete(db: &Db) {
     let expected = Client::new(name("web"))
         .with_token_ttl(Some(Duration::from_secs(36_000)))
         .with_throttle_rate(Some("100/m".parse().unwrap()))
-        .with_max_tokens_per_user(3)
+        .with_max_tokens_per_user(std::num::NonZeroU32::new(3).unwrap())
         .with_renewal(Renewal::Sliding {
             min_interval: Duration::from_secs(3600),
         })
@@ -243,7 +243,7 @@ async fn client_lifecycle_create_show_update_delete(db: &Db) {
     .json();
     let expected = Client::new(name("web"))
         .with_token_ttl(Some(Duration::from_secs(7200)))
-        .with_max_tokens_per_user(3)
+        .with_max_tokens_per_user(std::num::NonZeroU32::new(3).unwrap())
         .with_renewal(Renewal::None);
     assert_eq!(serde_json::from_value::<Client>(cleared).unwrap(), expected);
     assert_eq!(client_of(&stores, "web").await.as_ref(), Some(&expected));
@@ -519,13 +519,13 @@ async fn apikey_create_issues_keys_the_service_accepts(db: &Db) {
 
     // A server with the same stores and key accepts the key.
     let server = Durin::builder(stores.tokens.clone(), stores.clients.clone(), server_key)
-        .api_access_client(Some(name("api")))
+        .api_access_client(name("api"))
         .build();
     let auth = server
         .authenticate_str(token, Transport::Header)
         .await
         .expect("the server accepts the CLI's key");
-    assert_eq!(auth.user_id, user("alice"));
+    assert_eq!(auth.user_id(), &user("alice"));
     assert_eq!(auth.client.name, name("api"));
     assert_eq!(
         server.api_key(&user("alice")).await.unwrap().id,
@@ -889,7 +889,7 @@ async fn apikey_create_needs_the_servers_key_and_never_invents_one() {
         .authenticate_str(issued.stdout.trim(), Transport::Header)
         .await
         .expect("accepted under DURIN_SECRET");
-    assert_eq!(auth.user_id, user("alice"));
+    assert_eq!(auth.user_id(), &user("alice"));
 
     // A malformed key file is reported, not replaced.
     std::fs::write(&missing, "not hex").unwrap();

@@ -32,13 +32,14 @@ fn setup() -> Setup {
         .build()
         .unwrap();
     let key = DigestKey::generate("bench");
-    let web = Client::new(ClientName::new("web").unwrap()).with_max_tokens_per_user(2);
+    let web = Client::new(ClientName::new("web").unwrap())
+        .with_max_tokens_per_user(std::num::NonZeroU32::new(2).unwrap());
     let (plain, cached, token_plain, token_cached) = rt.block_on(async {
         let store = Arc::new(MemoryStore::new());
         let plain = Durin::builder(store.clone(), store.clone(), key.clone()).build();
         let cached_store = Arc::new(CachedTokenStore::new(store.clone()));
         let cached = Durin::builder(cached_store, store.clone(), key.clone()).build();
-        plain.clients().create_client(&web).await.unwrap();
+        plain.create_client(&web).await.unwrap();
         // Realistic population: 10,000 other sessions.
         for i in 0..10_000 {
             let user = UserId::new(format!("u{i}")).unwrap();

@@ -36,7 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .with_refresh_ttl(Some(Duration::from_secs(30 * 86_400)));
     for client in [&web, &mobile] {
-        durin.clients().create_client(client).await?;
+        durin.create_client(client).await?;
         println!(
             "client {:<7} ttl {:<5} rate {:<5} renewal {:?}",
             client.name.as_str(),
@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    let alice = UserId::new("alice").ok_or("bad user id")?;
+    let alice = UserId::new("alice")?;
     let on_web = durin
         .login(&alice, &web.name, LoginOptions::default())
         .await?;
@@ -63,7 +63,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = durin.authenticate(&on_web.token, Transport::Header).await?;
     println!(
         "authenticate -> user {} via {}",
-        auth.user_id, auth.client.name
+        auth.user_id(),
+        auth.client.name
     );
 
     for i in 1..=4 {

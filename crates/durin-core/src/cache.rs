@@ -1,8 +1,8 @@
 //! `CachedTokenStore`: a moka cache in front of any token store, keyed by digest, with
-//! immediate invalidation.
+//! immediate invalidation on this node and, through an [`InvalidationBus`], on every node.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -10,8 +10,9 @@ use moka::Expiry;
 use moka::sync::Cache;
 
 use crate::{
-    Clock, InsertPolicy, Invalidation, InvalidationChannel, RefreshLookup, Removal, Rotation,
-    Session, SessionId, StoreError, SystemClock, Timestamp, TokenDigest, TokenStore, UserId,
+    ClientName, Clock, InsertOutcome, InsertPolicy, Invalidation, InvalidationBus,
+    InvalidationSink, RefreshLookup, Removal, Rotation, Session, SessionAdmin, SessionId,
+    SessionQuery, StoreError, SystemClock, Timestamp, TokenDigest, TokenStore, UserId,
 };
 
 /// Settings of a [`CachedTokenStore`].
@@ -19,9 +20,8 @@ use crate::{
 pub struct CacheConfig {
     /// The most sessions held. Default: 100,000.
     pub max_capacity: u64,
-    /// The longest an entry lives, whatever its session's expiry: the bound on staleness
-    /// for changes made by other nodes when no invalidation channel reaches this one.
-    /// Default: 60 seconds.
+    /// The longest an entry lives, whatever its session's expiry: the last bound on
+    /// staleness, for a change whose invalidation never arrived. Default: 60 seconds.
     pub ttl: Duration,
 }
 
@@ -37,24 +37,39 @@ impl Default for CacheConfig {
 /// A token store with an in-process cache of sessions, keyed by token digest (never by
 /// the token).
 ///
-/// - Reads (`get`) are served from the cache; misses hydrate it.
-/// - Every write that ends or changes a session on this node — logout, logout-all,
-///   revoke, eviction at login, renewal, rotation, re-keying, last-use — invalidates its
-///   entry at once, so a logged-out token is refused on the very next request (unlike
+/// - Reads (`get`) are served from the cache; misses hydrate it. A hit hands out the
+///   cached `Arc<Session>`: nothing is cloned.
+/// - Every write that ends or changes a session — logout, logout-all, revoke, eviction
+///   at login, renewal, rotation, re-keying — invalidates its entry at once (once per
+///   change), so a logged-out token is refused on the very next request (unlike
 ///   django-rest-durin's cache, which accepts it for its whole timeout).
+/// - With an [`InvalidationBus`] ([`CachedTokenStore::with_bus`]) the same
+///   invalidations are published to every other node before the write returns, and
+///   theirs are applied here. While the bus has no live subscription, the cache is
+///   bypassed (every read goes to the store); when one is live again, it is flushed.
 /// - An entry lives at most [`CacheConfig::ttl`], and never past its session's expiry.
-/// - With an [`InvalidationChannel`], invalidations are published to other nodes, which
-///   feed them to [`CachedTokenStore::apply`].
 ///
 /// A read that races an invalidation cannot put a stale session back: every
 /// invalidation bumps an epoch, and a read that saw the epoch move while it was at the
 /// store drops what it cached.
 pub struct CachedTokenStore<S> {
     inner: S,
-    cache: Cache<TokenDigest, Arc<Session>>,
+    state: Arc<CacheState>,
+    config: CacheConfig,
+    bus: Option<Arc<InvalidationBus>>,
+}
+
+/// What the cache shares with the bus's subscriber.
+struct CacheState {
+    sessions: Cache<TokenDigest, Arc<Session>>,
+    /// Session id -> digest, to invalidate by id (a revoke by id of a session whose
+    /// digest this node has cached).
     ids: Cache<SessionId, TokenDigest>,
     epoch: AtomicU64,
-    channel: Option<Arc<dyn InvalidationChannel>>,
+    /// False while the bus has no live subscription: reads bypass the cache.
+    trusted: AtomicBool,
+    hits: metrics::Counter,
+    misses: metrics::Counter,
 }
 
 struct SessionExpiry {
@@ -92,6 +107,75 @@ impl Expiry<TokenDigest, Arc<Session>> for SessionExpiry {
     }
 }
 
+impl CacheState {
+    fn new(config: CacheConfig, clock: Arc<dyn Clock>) -> Self {
+        CacheState {
+            sessions: Cache::builder()
+                .max_capacity(config.max_capacity)
+                .expire_after(SessionExpiry {
+                    ceiling: config.ttl,
+                    clock,
+                })
+                .support_invalidation_closures()
+                .build(),
+            ids: Cache::builder()
+                .max_capacity(config.max_capacity)
+                .time_to_live(config.ttl)
+                .build(),
+            epoch: AtomicU64::new(0),
+            trusted: AtomicBool::new(true),
+            hits: metrics::counter!("durin_token_cache_requests_total", "result" => "hit"),
+            misses: metrics::counter!("durin_token_cache_requests_total", "result" => "miss"),
+        }
+    }
+
+    fn bump(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn clear(&self) {
+        self.bump();
+        self.sessions.invalidate_all();
+        self.ids.invalidate_all();
+    }
+}
+
+impl InvalidationSink for CacheState {
+    fn apply(&self, invalidation: &Invalidation) {
+        self.bump();
+        match invalidation {
+            Invalidation::Digests(digests) => {
+                for digest in digests {
+                    self.sessions.invalidate(digest);
+                }
+            }
+            Invalidation::User { user, except } => {
+                let user = user.clone();
+                let except = except.clone();
+                let registered = self.sessions.invalidate_entries_if(move |_, session| {
+                    session.user_id == user && Some(&session.id) != except.as_ref()
+                });
+                if registered.is_err() {
+                    self.sessions.invalidate_all();
+                }
+            }
+            Invalidation::All => self.clear(),
+            // Client policies are not cached here.
+            Invalidation::Client(_) => {}
+        }
+    }
+
+    fn suspend(&self) {
+        self.trusted.store(false, Ordering::Release);
+        self.clear();
+    }
+
+    fn resume(&self) {
+        self.clear();
+        self.trusted.store(true, Ordering::Release);
+    }
+}
+
 impl<S: TokenStore> CachedTokenStore<S> {
     /// A cache with default settings in front of `inner`.
     pub fn new(inner: S) -> Self {
@@ -100,48 +184,34 @@ impl<S: TokenStore> CachedTokenStore<S> {
 
     /// A cache with `config` in front of `inner`.
     pub fn with_config(inner: S, config: CacheConfig) -> Self {
-        Self::build(inner, config, Arc::new(SystemClock), None)
-    }
-
-    /// Publishes this node's invalidations on `channel`.
-    #[must_use]
-    pub fn with_channel(self, channel: Arc<dyn InvalidationChannel>) -> Self {
         CachedTokenStore {
-            channel: Some(channel),
-            ..self
+            inner,
+            state: Arc::new(CacheState::new(config, Arc::new(SystemClock))),
+            config,
+            bus: None,
         }
     }
 
-    /// Uses `clock` to bound entries by their session's expiry (tests).
+    /// Bounds entries by their session's expiry as `clock` tells it. Default:
+    /// [`SystemClock`].
     #[must_use]
-    pub fn with_clock(self, clock: Arc<dyn Clock>, config: CacheConfig) -> Self {
-        Self::build(self.inner, config, clock, self.channel)
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        let state = Arc::new(CacheState::new(self.config, clock));
+        if let Some(bus) = &self.bus {
+            bus.register(state.clone());
+        }
+        CachedTokenStore { state, ..self }
     }
 
-    fn build(
-        inner: S,
-        config: CacheConfig,
-        clock: Arc<dyn Clock>,
-        channel: Option<Arc<dyn InvalidationChannel>>,
-    ) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(config.max_capacity)
-            .expire_after(SessionExpiry {
-                ceiling: config.ttl,
-                clock,
-            })
-            .support_invalidation_closures()
-            .build();
-        let ids = Cache::builder()
-            .max_capacity(config.max_capacity)
-            .time_to_live(config.ttl)
-            .build();
+    /// Publishes this node's invalidations on `bus` and applies other nodes' (the cache
+    /// registers with the bus, and is bypassed until its subscription is live). Default:
+    /// none (one process).
+    #[must_use]
+    pub fn with_bus(self, bus: &Arc<InvalidationBus>) -> Self {
+        bus.register(self.state.clone());
         CachedTokenStore {
-            inner,
-            cache,
-            ids,
-            epoch: AtomicU64::new(0),
-            channel,
+            bus: Some(bus.clone()),
+            ..self
         }
     }
 
@@ -152,66 +222,61 @@ impl<S: TokenStore> CachedTokenStore<S> {
 
     /// How many sessions are cached (approximate, as moka counts).
     pub fn cached_len(&self) -> u64 {
-        self.cache.entry_count()
+        self.state.sessions.entry_count()
     }
 
-    /// Applies an invalidation received from another node.
-    pub async fn apply(&self, invalidation: &Invalidation) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        match invalidation {
-            Invalidation::Digests(digests) => {
-                for digest in digests {
-                    self.cache.invalidate(digest);
-                }
-            }
-            Invalidation::User { user, except } => {
-                let user = user.clone();
-                let except = except.clone();
-                let registered = self.cache.invalidate_entries_if(move |_, session| {
-                    session.user_id == user && Some(&session.id) != except.as_ref()
-                });
-                if registered.is_err() {
-                    self.cache.invalidate_all();
-                }
-            }
-        }
+    /// Whether reads are served from the cache now (false while the bus's subscription
+    /// is down).
+    pub fn is_trusted(&self) -> bool {
+        self.state.trusted.load(Ordering::Acquire)
     }
 
-    /// Forgets everything cached.
+    /// Applies an invalidation here (what the bus does for other nodes' messages).
+    pub fn apply(&self, invalidation: &Invalidation) {
+        self.state.apply(invalidation);
+    }
+
+    /// Forgets everything cached here.
     pub fn clear(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate_all();
+        self.state.clear();
     }
 
-    /// Invalidates locally and publishes to other nodes.
-    async fn forget(&self, digests: Vec<TokenDigest>) {
-        if digests.is_empty() {
+    /// Invalidates here, then publishes to the other nodes.
+    async fn forget(&self, invalidation: Invalidation) {
+        if matches!(&invalidation, Invalidation::Digests(d) if d.is_empty()) {
             return;
         }
-        let invalidation = Invalidation::Digests(digests);
-        self.apply(&invalidation).await;
-        if let Some(channel) = &self.channel
-            && let Err(error) = channel.publish(&invalidation).await
-        {
-            // The TTL ceiling bounds the staleness on other nodes.
-            tracing::warn!(%error, "could not publish a cache invalidation");
+        self.state.apply(&invalidation);
+        if let Some(bus) = &self.bus {
+            bus.publish(&invalidation).await;
         }
     }
 
-    async fn forget_id(&self, id: &SessionId) {
-        // Bump the epoch even when the id is unknown here, so that a read in flight
-        // for this session does not cache what it found.
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        if let Some(digest) = self.ids.get(id) {
-            self.forget(vec![digest]).await;
+    /// Forgets one session: by its known digest and by whatever digest this node cached
+    /// for its id (the store may have changed it meanwhile).
+    async fn forget_session(&self, id: &SessionId, known: &[TokenDigest]) {
+        let mut digests = known.to_vec();
+        if let Some(cached) = self.state.ids.get(id)
+            && !digests.contains(&cached)
+        {
+            digests.push(cached);
         }
+        self.state.ids.invalidate(id);
+        if digests.is_empty() {
+            // Bump anyway: a read in flight for this session must not cache it.
+            self.state.bump();
+            return;
+        }
+        self.forget(Invalidation::Digests(digests)).await;
     }
 }
 
 impl<S> std::fmt::Debug for CachedTokenStore<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachedTokenStore")
-            .field("cached", &self.cache.entry_count())
+            .field("cached", &self.state.sessions.entry_count())
+            .field("trusted", &self.state.trusted.load(Ordering::Relaxed))
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
@@ -222,28 +287,42 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         &self,
         session: &Session,
         policy: InsertPolicy,
-    ) -> Result<Vec<Session>, StoreError> {
-        let removed = self.inner.insert(session, policy).await?;
-        self.forget(removed.iter().map(|s| s.digest).collect())
+    ) -> Result<InsertOutcome, StoreError> {
+        let outcome = self.inner.insert(session, policy).await?;
+        if let InsertOutcome::Inserted { removed } = &outcome {
+            for old in removed {
+                self.state.ids.invalidate(&old.id);
+            }
+            self.forget(Invalidation::Digests(
+                removed.iter().map(|s| s.digest).collect(),
+            ))
             .await;
-        Ok(removed)
+        }
+        Ok(outcome)
     }
 
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
-        if let Some(session) = self.cache.get(digest) {
-            return Ok(Some(Session::clone(&session)));
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
+        let state = &*self.state;
+        let trusted = state.trusted.load(Ordering::Acquire);
+        if trusted && let Some(session) = state.sessions.get(digest) {
+            state.hits.increment(1);
+            return Ok(Some(session));
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
+        state.misses.increment(1);
+        let epoch = state.epoch.load(Ordering::Acquire);
         let found = self.inner.get(digest).await?;
-        if let Some(session) = &found
+        if trusted
+            && let Some(session) = &found
             && session.revoked_at.is_none()
         {
-            self.ids.insert(session.id.clone(), *digest);
-            self.cache.insert(*digest, Arc::new(session.clone()));
-            if self.epoch.load(Ordering::Acquire) != epoch {
+            state.ids.insert(session.id.clone(), *digest);
+            state.sessions.insert(*digest, session.clone());
+            if state.epoch.load(Ordering::Acquire) != epoch
+                || !state.trusted.load(Ordering::Acquire)
+            {
                 // An invalidation ran while we were at the store: what we read may be
                 // the state it ended. Drop it rather than serve it.
-                self.cache.invalidate(digest);
+                state.sessions.invalidate(digest);
             }
         }
         Ok(found)
@@ -272,16 +351,22 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
     ) -> Result<Option<Session>, StoreError> {
         let updated = self.inner.extend(id, expires_at, renewed_at).await;
         // Invalidate whatever the outcome (even on error: the write may have landed).
-        self.forget_id(id).await;
-        if let Ok(Some(session)) = &updated {
-            self.forget(vec![session.digest]).await;
-        }
+        let known: Vec<TokenDigest> = match &updated {
+            Ok(Some(session)) => vec![session.digest],
+            _ => Vec::new(),
+        };
+        self.forget_session(id, &known).await;
         updated
     }
 
     async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
         let result = self.inner.touch(id, at).await;
-        self.forget_id(id).await;
+        // Only `last_used_at` changed: forget it here (so the debounce sees the write),
+        // but do not make every other node drop a session that is still valid.
+        if let Some(digest) = self.state.ids.get(id) {
+            self.state.bump();
+            self.state.sessions.invalidate(&digest);
+        }
         result
     }
 
@@ -292,7 +377,7 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         new: &TokenDigest,
     ) -> Result<bool, StoreError> {
         let result = self.inner.rekey(id, old, new).await;
-        self.forget(vec![*old, *new]).await;
+        self.forget_session(id, &[*old, *new]).await;
         result
     }
 
@@ -303,16 +388,19 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         rotation: &Rotation,
     ) -> Result<Option<Session>, StoreError> {
         let result = self.inner.rotate(id, presented, rotation).await;
-        self.forget_id(id).await;
+        // The old access token is forgotten by its digest, not only through the id side
+        // cache, which may have evicted it.
+        self.forget_session(id, &[rotation.previous_digest]).await;
         result
     }
 
     async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
         let result = self.inner.remove(id, how).await;
-        self.forget_id(id).await;
-        if let Ok(Some(session)) = &result {
-            self.forget(vec![session.digest]).await;
-        }
+        let known: Vec<TokenDigest> = match &result {
+            Ok(Some(session)) => vec![session.digest],
+            _ => Vec::new(),
+        };
+        self.forget_session(id, &known).await;
         result
     }
 
@@ -325,16 +413,21 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         let result = self.inner.remove_user(user, except, how).await;
         match &result {
             Ok(removed) => {
-                self.forget(removed.iter().map(|s| s.digest).collect())
-                    .await
+                for old in removed {
+                    self.state.ids.invalidate(&old.id);
+                }
+                self.forget(Invalidation::Digests(
+                    removed.iter().map(|s| s.digest).collect(),
+                ))
+                .await;
             }
             Err(_) => {
-                // The write may have partly landed: forget the whole user to be safe.
-                self.apply(&Invalidation::User {
+                // The write may have partly landed: forget the whole user, everywhere.
+                self.forget(Invalidation::User {
                     user: user.clone(),
                     except: except.cloned(),
                 })
-                .await
+                .await;
             }
         }
         result
@@ -346,86 +439,18 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
 }
 
 #[async_trait]
-impl<S: crate::SessionAdmin + TokenStore> crate::SessionAdmin for CachedTokenStore<S> {
-    async fn list_sessions(&self, query: &crate::SessionQuery) -> Result<Vec<Session>, StoreError> {
+impl<S: SessionAdmin + TokenStore> SessionAdmin for CachedTokenStore<S> {
+    async fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>, StoreError> {
         self.inner.list_sessions(query).await
     }
 
-    async fn count_client_sessions(&self, client: &crate::ClientName) -> Result<u64, StoreError> {
+    async fn count_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError> {
         self.inner.count_client_sessions(client).await
     }
 
-    async fn remove_client_sessions(&self, client: &crate::ClientName) -> Result<u64, StoreError> {
+    async fn remove_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError> {
         let result = self.inner.remove_client_sessions(client).await;
-        self.clear();
+        self.forget(Invalidation::All).await;
         result
-    }
-}
-
-/// A shared store is a store: `Arc<PostgresStore>` can sit under a cache or a service.
-#[async_trait]
-impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
-    async fn insert(
-        &self,
-        session: &Session,
-        policy: InsertPolicy,
-    ) -> Result<Vec<Session>, StoreError> {
-        (**self).insert(session, policy).await
-    }
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
-        (**self).get(digest).await
-    }
-    async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        (**self).get_by_id(id).await
-    }
-    async fn get_by_refresh(
-        &self,
-        digest: &TokenDigest,
-    ) -> Result<Option<RefreshLookup>, StoreError> {
-        (**self).get_by_refresh(digest).await
-    }
-    async fn list_by_user(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
-        (**self).list_by_user(user).await
-    }
-    async fn extend(
-        &self,
-        id: &SessionId,
-        expires_at: Option<Timestamp>,
-        renewed_at: Timestamp,
-    ) -> Result<Option<Session>, StoreError> {
-        (**self).extend(id, expires_at, renewed_at).await
-    }
-    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
-        (**self).touch(id, at).await
-    }
-    async fn rekey(
-        &self,
-        id: &SessionId,
-        old: &TokenDigest,
-        new: &TokenDigest,
-    ) -> Result<bool, StoreError> {
-        (**self).rekey(id, old, new).await
-    }
-    async fn rotate(
-        &self,
-        id: &SessionId,
-        presented: &TokenDigest,
-        rotation: &Rotation,
-    ) -> Result<Option<Session>, StoreError> {
-        (**self).rotate(id, presented, rotation).await
-    }
-    async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
-        (**self).remove(id, how).await
-    }
-    async fn remove_user(
-        &self,
-        user: &UserId,
-        except: Option<&SessionId>,
-        how: Removal,
-    ) -> Result<Vec<Session>, StoreError> {
-        (**self).remove_user(user, except, how).await
-    }
-    async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
-        (**self).purge_expired(before, batch).await
     }
 }

@@ -2,11 +2,12 @@
 //! token lifetime, throttle rate and renewal policy.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ParseError, Rate, TokenPrefix};
+use crate::{ParseError, Rate, Timestamp, TokenPrefix};
 
 /// A client name: 1 to 64 characters of letters, digits, `-`, `_` and `.`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -112,8 +113,9 @@ pub struct Client {
     /// service's default rate, if any.
     pub throttle_rate: Option<Rate>,
     /// Live tokens one user may hold for this client; a login beyond it evicts the
-    /// oldest. Default 1, django-rest-durin's "one token per user per client".
-    pub max_tokens_per_user: u32,
+    /// oldest (an API key or named token beyond it is refused). Default 1,
+    /// django-rest-durin's "one token per user per client".
+    pub max_tokens_per_user: NonZeroU32,
     /// When the expiry moves forward.
     pub renewal: Renewal,
     /// Absolute cap from creation that no renewal passes; `None` = no cap.
@@ -137,7 +139,7 @@ impl Client {
             name,
             token_ttl: Some(DEFAULT_TOKEN_TTL),
             throttle_rate: None,
-            max_tokens_per_user: 1,
+            max_tokens_per_user: NonZeroU32::MIN,
             renewal: Renewal::Explicit,
             max_lifetime: None,
             refresh_ttl: None,
@@ -162,8 +164,8 @@ impl Client {
 
     /// Sets how many live tokens one user may hold (at least 1).
     #[must_use]
-    pub fn with_max_tokens_per_user(mut self, max: u32) -> Self {
-        self.max_tokens_per_user = max.max(1);
+    pub fn with_max_tokens_per_user(mut self, max: NonZeroU32) -> Self {
+        self.max_tokens_per_user = max;
         self
     }
 
@@ -209,6 +211,32 @@ impl Client {
     /// Whether a token of this client may carry `scope`.
     pub fn allows_scope(&self, scope: &str) -> bool {
         self.scopes.is_empty() || self.scopes.iter().any(|s| s == "*" || s == scope)
+    }
+
+    /// The expiry of a token of this client for a session created at `created` and
+    /// (re)newed at `now`: now + TTL, capped at created + max lifetime; `None` = never.
+    pub fn expiry(&self, created: Timestamp, now: Timestamp) -> Option<Timestamp> {
+        let ttl_end = self.token_ttl.map(|ttl| now.saturating_add(ttl));
+        let cap = self.max_lifetime.map(|cap| created.saturating_add(cap));
+        match (ttl_end, cap) {
+            (Some(end), Some(cap)) => Some(end.min(cap)),
+            (end, cap) => end.or(cap),
+        }
+    }
+
+    /// The expiry of a refresh token issued at `now` for a session created at
+    /// `created`: now + refresh TTL, capped likewise.
+    pub fn refresh_expiry(&self, created: Timestamp, now: Timestamp) -> Timestamp {
+        let end = now.saturating_add(self.refresh_ttl.unwrap_or_default());
+        match self.max_lifetime {
+            Some(cap) => end.min(created.saturating_add(cap)),
+            None => end,
+        }
+    }
+
+    /// The prefix of this client's tokens: its own, else `default`.
+    pub fn prefix_or<'a>(&'a self, default: &'a TokenPrefix) -> &'a TokenPrefix {
+        self.prefix.as_ref().unwrap_or(default)
     }
 }
 
@@ -267,7 +295,7 @@ mod tests {
     fn defaults_follow_durin() {
         let c = Client::new(ClientName::new("web").unwrap());
         assert_eq!(c.token_ttl, Some(Duration::from_secs(86_400)));
-        assert_eq!(c.max_tokens_per_user, 1);
+        assert_eq!(c.max_tokens_per_user.get(), 1);
         assert_eq!(c.renewal, Renewal::Explicit);
         assert!(c.allows_scope("anything"));
         let scoped = c.with_scopes(["read"]);

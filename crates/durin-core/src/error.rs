@@ -61,6 +61,21 @@ pub enum AuthError {
     /// An API key was already issued to this user.
     #[error("an API key already exists")]
     AlreadyExists,
+    /// The user holds as many tokens of this client as it allows (named tokens).
+    #[error("token limit reached")]
+    TokenLimit,
+    /// The user holds a live named token of this name.
+    #[error("a token with this name already exists")]
+    NameTaken,
+    /// A requested scope is not one the client offers (named tokens).
+    #[error("unknown scope {0:?}")]
+    UnknownScope(String),
+    /// A settings object is larger than the service accepts.
+    #[error("settings exceed {limit} bytes")]
+    SettingsTooLarge {
+        /// The limit, in bytes of JSON.
+        limit: usize,
+    },
     /// The feature is not configured (no API-access client, say).
     #[error("not configured: {0}")]
     NotConfigured(&'static str),

@@ -14,12 +14,12 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(MemoryStore::new());
 //! let durin = Durin::builder(store.clone(), store, DigestKey::generate("k1")).build();
-//! durin.clients().create_client(&Client::new(ClientName::new("web")?)).await?;
+//! durin.create_client(&Client::new(ClientName::new("web")?)).await?;
 //!
 //! let user = UserId::new("42").unwrap();
 //! let login = durin.login(&user, &ClientName::new("web")?, LoginOptions::default()).await?;
 //! let auth = durin.authenticate(&login.token, Transport::Header).await?;
-//! assert_eq!(auth.user_id, user);
+//! assert_eq!(auth.user_id(), &user);
 //! durin.logout(&auth).await?;
 //! assert!(durin.authenticate(&login.token, Transport::Header).await.is_err());
 //! # Ok(()) }
@@ -52,10 +52,13 @@ mod cache;
 mod client;
 mod clock;
 mod digest;
-mod durin;
 mod error;
+mod invalidation;
+mod limiter;
 mod memory;
 mod parse;
+mod policy;
+mod service;
 mod session;
 mod store;
 mod throttle;
@@ -70,16 +73,27 @@ pub use cache::{CacheConfig, CachedTokenStore};
 pub use client::{Client, ClientName, DEFAULT_TOKEN_TTL, Renewal};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use digest::{DigestKey, DigestScheme, KeyError, TokenDigest, TokenHasher};
-pub use durin::{Durin, DurinBuilder, Event, EventHook, ExpiredPolicy, Login, LoginOptions, Veto};
 pub use error::{AuthError, InvalidReason};
+pub use invalidation::{
+    ChannelState, DecodeError, Invalidation, InvalidationBus, InvalidationChannel,
+    InvalidationSink, SubscriberHandle, Subscription,
+};
+pub use limiter::{
+    AttemptDecision, AttemptId, AttemptKey, AttemptLimiter, MemoryAttemptLimiter, retry_after,
+};
 pub use memory::MemoryStore;
 pub use parse::{
     MAX_DURATION, ParseError, Rate, format_duration, format_ttl, parse_duration, parse_ttl,
 };
-pub use session::{Authenticated, RefreshState, Session, SessionId, Transport, UserId};
+pub use policy::{InsertOutcome, InsertPolicy, Refusal, Removal, Rotation, WhenFull, plan_insert};
+pub use service::{
+    DEFAULT_SETTINGS_LIMIT, Durin, DurinBuilder, Event, EventHook, ExpiredPolicy, Login,
+    LoginOptions, NamedToken, TokenLifetime, Veto, Vetoable,
+};
+pub use session::{Authenticated, RefreshState, Session, SessionId, TokenName, Transport, UserId};
 pub use store::{
-    BoxError, ClientStore, InsertPolicy, Invalidation, InvalidationChannel, RefreshLookup, Removal,
-    Rotation, SessionAdmin, SessionQuery, StoreError, TokenStore,
+    BoxError, ClientStore, RefreshLookup, SessionAdmin, SessionQuery, SettingsStore, StoreError,
+    TokenStore,
 };
 #[cfg(feature = "memory-throttle")]
 pub use throttle::MemoryThrottle;

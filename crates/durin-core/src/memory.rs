@@ -1,13 +1,16 @@
 //! `MemoryStore`: sessions and clients in process memory.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use serde_json::{Map, Value};
+
 use crate::{
-    Client, ClientName, ClientStore, InsertPolicy, RefreshLookup, Removal, Rotation, Session,
-    SessionId, StoreError, Timestamp, TokenDigest, TokenStore, UserId,
+    Client, ClientName, ClientStore, InsertOutcome, InsertPolicy, RefreshLookup, Removal, Rotation,
+    Session, SessionId, SettingsStore, StoreError, Timestamp, TokenDigest, TokenStore, UserId,
+    plan_insert,
 };
 
 /// Sessions and clients in process memory, behind one lock: every operation is atomic.
@@ -18,6 +21,7 @@ use crate::{
 pub struct MemoryStore {
     sessions: Mutex<Sessions>,
     clients: Mutex<BTreeMap<ClientName, Client>>,
+    settings: Mutex<HashMap<(UserId, ClientName), Map<String, Value>>>,
 }
 
 #[derive(Default)]
@@ -132,48 +136,37 @@ impl TokenStore for MemoryStore {
         &self,
         session: &Session,
         policy: InsertPolicy,
-    ) -> Result<Vec<Session>, StoreError> {
+    ) -> Result<InsertOutcome, StoreError> {
         let mut sessions = self.sessions();
         if sessions.by_id.contains_key(&session.id)
             || sessions.by_digest.contains_key(&session.digest)
         {
             return Err(StoreError::Conflict("session id or digest exists".into()));
         }
-        let doomed: Vec<SessionId> = {
-            let live: Vec<&Session> = sessions
-                .user_sessions(&session.user_id)
-                .into_iter()
-                .filter(|s| s.is_live(policy.now))
-                .collect();
-            if policy.single_login {
-                live.iter().map(|s| s.id.clone()).collect()
-            } else {
-                let same_client: Vec<&&Session> =
-                    live.iter().filter(|s| s.client == session.client).collect();
-                let keep = policy.max_per_client.max(1) as usize - 1;
-                let excess = same_client.len().saturating_sub(keep);
-                same_client
-                    .iter()
-                    .take(excess)
-                    .map(|s| s.id.clone())
-                    .collect()
-            }
+        let existing: Vec<Session> = sessions
+            .user_sessions(&session.user_id)
+            .into_iter()
+            .cloned()
+            .collect();
+        let doomed = match plan_insert(&existing, session, &policy) {
+            Ok(doomed) => doomed,
+            Err(refusal) => return Ok(InsertOutcome::Refused(refusal)),
         };
         let removed = doomed
             .iter()
             .filter_map(|id| sessions.remove(id, policy.removal))
             .collect();
         sessions.insert(session.clone());
-        Ok(removed)
+        Ok(InsertOutcome::Inserted { removed })
     }
 
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
         let sessions = self.sessions();
         Ok(sessions
             .by_digest
             .get(digest)
             .and_then(|id| sessions.by_id.get(id))
-            .cloned())
+            .map(|s| Arc::new(s.clone())))
     }
 
     async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -262,18 +255,11 @@ impl TokenStore for MemoryStore {
         let Some(session) = sessions.by_id.get_mut(id) else {
             return Ok(None);
         };
-        let current = session.refresh.as_ref().map(|r| r.digest);
-        if session.revoked_at.is_some() || current != Some(*presented) {
+        if !Rotation::applies_to(session, presented) {
             return Ok(None);
         }
         let old_digest = session.digest;
-        session.digest = rotation.digest;
-        session.expires_at = rotation.expires_at;
-        session.renewed_at = Some(rotation.at);
-        session.refresh = Some(crate::RefreshState {
-            digest: rotation.refresh_digest,
-            expires_at: rotation.refresh_expires_at,
-        });
+        rotation.apply(session);
         let updated = session.clone();
         sessions.by_digest.remove(&old_digest);
         sessions.by_digest.insert(rotation.digest, id.clone());
@@ -398,5 +384,47 @@ impl crate::SessionAdmin for MemoryStore {
             sessions.delete(id);
         }
         Ok(ids.len() as u64)
+    }
+}
+
+#[async_trait]
+impl SettingsStore for MemoryStore {
+    async fn get_settings(
+        &self,
+        user: &UserId,
+        client: &ClientName,
+    ) -> Result<Option<Map<String, Value>>, StoreError> {
+        Ok(self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(user.clone(), client.clone()))
+            .cloned())
+    }
+
+    async fn put_settings(
+        &self,
+        user: &UserId,
+        client: &ClientName,
+        settings: &Map<String, Value>,
+    ) -> Result<(), StoreError> {
+        self.settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((user.clone(), client.clone()), settings.clone());
+        Ok(())
+    }
+
+    async fn delete_settings(
+        &self,
+        user: &UserId,
+        client: &ClientName,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(user.clone(), client.clone()))
+            .is_some())
     }
 }

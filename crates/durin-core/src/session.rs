@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Client, ClientName, Timestamp, TokenDigest};
+use crate::{Client, ClientName, ParseError, Timestamp, TokenDigest};
 
 /// The public, random id of a session: 22 base62 characters, safe in URLs and logs.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -18,15 +18,28 @@ impl SessionId {
         SessionId(crate::token::random_id())
     }
 
+    /// The longest session id accepted (a store column size).
+    pub const MAX_LEN: usize = 64;
+
     /// Wraps an id read back from a store or a URL. Ids are opaque: no validation
-    /// beyond length (1 to 64 characters of `[A-Za-z0-9_-]`).
-    pub fn new(id: impl Into<String>) -> Option<Self> {
+    /// beyond length and alphabet (1 to 64 characters of `[A-Za-z0-9_-]`).
+    ///
+    /// # Errors
+    /// [`ParseError`] saying what is accepted.
+    pub fn new(id: impl Into<String>) -> Result<Self, ParseError> {
         let id = id.into();
-        let ok = (1..=64).contains(&id.len())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then_some(SessionId(id))
+        if id.is_empty() || id.len() > Self::MAX_LEN {
+            return Err(ParseError::new("a session id must be 1 to 64 characters"));
+        }
+        if !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ParseError::new(
+                "a session id holds only letters, digits, '-' and '_'",
+            ));
+        }
+        Ok(SessionId(id))
     }
 
     /// The id text.
@@ -56,10 +69,16 @@ impl UserId {
     /// The longest user id accepted (a store column size).
     pub const MAX_LEN: usize = 255;
 
-    /// Wraps a user id; `None` when it is empty or longer than 255 bytes.
-    pub fn new(id: impl Into<String>) -> Option<Self> {
+    /// Wraps a user id: 1 to 255 bytes of any text.
+    ///
+    /// # Errors
+    /// [`ParseError`] when it is empty or longer than [`UserId::MAX_LEN`] bytes.
+    pub fn new(id: impl Into<String>) -> Result<Self, ParseError> {
         let id = id.into();
-        (!id.is_empty() && id.len() <= Self::MAX_LEN).then_some(UserId(id))
+        if id.is_empty() || id.len() > Self::MAX_LEN {
+            return Err(ParseError::new("a user id must be 1 to 255 bytes"));
+        }
+        Ok(UserId(id))
     }
 
     /// The id text.
@@ -75,6 +94,71 @@ impl fmt::Debug for UserId {
 }
 
 impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The name of a named personal token ("laptop", "CI deploy"): 1 to 64 characters,
+/// unique among a user's live named tokens.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TokenName(String);
+
+impl TokenName {
+    /// The longest name accepted, in characters.
+    pub const MAX_CHARS: usize = 64;
+
+    /// Validates a name: 1 to 64 characters, not blank, no control characters.
+    /// Surrounding whitespace is kept out of the name.
+    ///
+    /// # Errors
+    /// [`ParseError`] saying what is wrong.
+    pub fn new(name: impl Into<String>) -> Result<Self, ParseError> {
+        let name = name.into();
+        let trimmed = name.trim();
+        if trimmed.is_empty() {
+            return Err(ParseError::new("This field may not be blank."));
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(ParseError::new(
+                "Ensure this field has no more than 64 characters.",
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(ParseError::new(
+                "A token name may not hold control characters.",
+            ));
+        }
+        Ok(TokenName(trimmed.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TokenName {
+    type Error = ParseError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        TokenName::new(value)
+    }
+}
+
+impl From<TokenName> for String {
+    fn from(value: TokenName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Debug for TokenName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenName({:?})", self.0)
+    }
+}
+
+impl fmt::Display for TokenName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -150,6 +234,9 @@ pub struct Session {
     pub revoked_at: Option<Timestamp>,
     /// The refresh token, for clients that issue one.
     pub refresh: Option<RefreshState>,
+    /// The name of a named personal token; `None` for login sessions and API keys.
+    #[serde(default)]
+    pub name: Option<TokenName>,
 }
 
 impl Session {
@@ -181,15 +268,19 @@ impl Session {
 /// A successful authentication: who is calling, with which token, through which client.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    /// The user.
-    pub user_id: UserId,
-    /// The session the token belongs to (after any sliding renewal).
-    pub session: Session,
+    /// The session the token belongs to (after any sliding renewal). Shared with the
+    /// token cache: a request clones no session.
+    pub session: Arc<Session>,
     /// The client's policy.
     pub client: Arc<Client>,
 }
 
 impl Authenticated {
+    /// The user.
+    pub fn user_id(&self) -> &UserId {
+        &self.session.user_id
+    }
+
     /// Whether the token carries `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.session.has_scope(scope)

@@ -5,10 +5,14 @@
 //! evict the oldest of this (user, client) beyond N" is one call, never check-then-insert.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Client, ClientName, Session, SessionId, Timestamp, TokenDigest, UserId};
+use crate::{
+    Client, ClientName, InsertOutcome, InsertPolicy, Removal, Rotation, Session, SessionId,
+    Timestamp, TokenDigest, UserId,
+};
 
 /// A boxed error source.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -49,46 +53,12 @@ impl StoreError {
     }
 }
 
-/// What removing a session means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Removal {
-    /// Delete the record.
-    Delete,
-    /// Audit mode: keep the record with `revoked_at` set, so it never authenticates
-    /// again but stays listed for audit until purged.
-    Revoke {
-        /// The revocation time to record.
-        at: Timestamp,
-    },
-}
-
-/// The policy of one insert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InsertPolicy {
-    /// After the insert, the (user, client) pair keeps at most this many live sessions
-    /// (the new one included); the oldest others are removed.
-    pub max_per_client: u32,
-    /// Remove every other session of the user, all clients (single-login).
-    pub single_login: bool,
-    /// How removed sessions are removed.
-    pub removal: Removal,
-    /// "Now", to tell live sessions from expired ones when counting.
-    pub now: Timestamp,
-}
-
-/// The new credentials of a session after a refresh-token rotation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rotation {
-    /// Digest of the new access token.
-    pub digest: TokenDigest,
-    /// Digest of the new refresh token.
-    pub refresh_digest: TokenDigest,
-    /// Expiry of the new refresh token.
-    pub refresh_expires_at: Timestamp,
-    /// New expiry of the access token.
-    pub expires_at: Option<Timestamp>,
-    /// The rotation time (recorded as `renewed_at`).
-    pub at: Timestamp,
+impl From<crate::ParseError> for StoreError {
+    /// A stored value that no longer validates (a user id, a session id, a client name)
+    /// is a corrupt record.
+    fn from(e: crate::ParseError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
 }
 
 /// What a refresh-token digest points at.
@@ -107,25 +77,26 @@ pub enum RefreshLookup {
 /// `durin_core::testing` (feature `testing`) to prove it.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
-    /// Inserts `session` and, in the same atomic step, removes the oldest live sessions
-    /// of its (user, client) beyond `policy.max_per_client` (and, with
-    /// `policy.single_login`, every other session of the user). Returns the sessions it
-    /// removed. Concurrent inserts never leave more than `max_per_client` live sessions.
+    /// Inserts `session` under `policy`, in one atomic step: reads the user's sessions,
+    /// asks [`crate::plan_insert`] what to remove (or whether to refuse), removes it and
+    /// inserts. Concurrent inserts never leave more than `policy.max_live` live sessions
+    /// per (user, client), nor two live sessions of one user with one name.
     ///
     /// # Errors
-    /// [`StoreError`] when the backend fails; nothing is inserted then.
+    /// [`StoreError`] when the backend fails (nothing is inserted then);
+    /// [`StoreError::Conflict`] when the session's id or digest exists.
     async fn insert(
         &self,
         session: &Session,
         policy: InsertPolicy,
-    ) -> Result<Vec<Session>, StoreError>;
+    ) -> Result<InsertOutcome, StoreError>;
 
     /// The session whose token has `digest` (revoked and expired ones included: the
     /// service decides what they mean).
     ///
     /// # Errors
     /// [`StoreError`] when the backend fails.
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError>;
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError>;
 
     /// The session with public id `id`.
     ///
@@ -179,10 +150,11 @@ pub trait TokenStore: Send + Sync + 'static {
         new: &TokenDigest,
     ) -> Result<bool, StoreError>;
 
-    /// Rotates the session's access and refresh tokens if its current refresh digest is
-    /// still `presented`; the presented digest is remembered as rotated, so a later
-    /// reuse is recognised. Returns the updated session, or `None` when the refresh
-    /// digest is no longer current (a racing rotation won) or the session is gone.
+    /// Rotates the session's access and refresh tokens ([`Rotation::apply`]) if
+    /// [`Rotation::applies_to`] it with `presented`; the presented digest is remembered
+    /// as rotated, so a later reuse is recognised. Returns the updated session, or
+    /// `None` when the refresh digest is no longer current (a racing rotation won), the
+    /// session was revoked, or it is gone.
     ///
     /// # Errors
     /// [`StoreError`] when the backend fails.
@@ -258,34 +230,6 @@ pub trait ClientStore: Send + Sync + 'static {
     async fn delete_client(&self, name: &ClientName) -> Result<bool, StoreError>;
 }
 
-/// A cache-invalidation message: what other nodes must forget.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Invalidation {
-    /// The sessions with these digests changed or ended.
-    Digests(Vec<TokenDigest>),
-    /// Every session of this user ended (logout-all), except the given one.
-    User {
-        /// The user.
-        user: UserId,
-        /// The session that survived, if any.
-        except: Option<SessionId>,
-    },
-}
-
-/// Carries invalidations to other nodes' caches (Redis pub/sub, Postgres NOTIFY...).
-///
-/// [`crate::CachedTokenStore`] publishes every invalidation it performs; a subscriber
-/// task on each node feeds what it receives into [`crate::CachedTokenStore::apply`].
-/// If the channel is down, the cache's TTL ceiling bounds staleness.
-#[async_trait]
-pub trait InvalidationChannel: Send + Sync + 'static {
-    /// Publishes an invalidation to the other nodes.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the channel fails; the cache logs it and goes on.
-    async fn publish(&self, invalidation: &Invalidation) -> Result<(), StoreError>;
-}
-
 /// A page request for [`SessionAdmin::list_sessions`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionQuery {
@@ -323,4 +267,106 @@ pub trait SessionAdmin: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] when the backend fails.
     async fn remove_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError>;
+}
+
+/// A JSON object of settings per (user, client): theme, display name, avatar...
+/// (django-rest-durin issue #7). Kept apart from sessions: it survives logout, logout-all
+/// and re-login through the same client, and each client has its own.
+#[async_trait]
+pub trait SettingsStore: Send + Sync + 'static {
+    /// The settings of `user` for `client`; `None` when none were stored.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    async fn get_settings(
+        &self,
+        user: &UserId,
+        client: &ClientName,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, StoreError>;
+
+    /// Replaces the settings of `user` for `client` (one atomic write).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails; the previous settings stay then.
+    async fn put_settings(
+        &self,
+        user: &UserId,
+        client: &ClientName,
+        settings: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the settings of `user` for `client`. Returns whether there were any.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    async fn delete_settings(&self, user: &UserId, client: &ClientName)
+    -> Result<bool, StoreError>;
+}
+
+/// A shared store is a store: `Arc<PostgresStore>` can sit under a cache or a service.
+#[async_trait]
+impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
+    async fn insert(
+        &self,
+        session: &Session,
+        policy: InsertPolicy,
+    ) -> Result<InsertOutcome, StoreError> {
+        (**self).insert(session, policy).await
+    }
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
+        (**self).get(digest).await
+    }
+    async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        (**self).get_by_id(id).await
+    }
+    async fn get_by_refresh(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<RefreshLookup>, StoreError> {
+        (**self).get_by_refresh(digest).await
+    }
+    async fn list_by_user(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
+        (**self).list_by_user(user).await
+    }
+    async fn extend(
+        &self,
+        id: &SessionId,
+        expires_at: Option<Timestamp>,
+        renewed_at: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        (**self).extend(id, expires_at, renewed_at).await
+    }
+    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        (**self).touch(id, at).await
+    }
+    async fn rekey(
+        &self,
+        id: &SessionId,
+        old: &TokenDigest,
+        new: &TokenDigest,
+    ) -> Result<bool, StoreError> {
+        (**self).rekey(id, old, new).await
+    }
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        presented: &TokenDigest,
+        rotation: &Rotation,
+    ) -> Result<Option<Session>, StoreError> {
+        (**self).rotate(id, presented, rotation).await
+    }
+    async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
+        (**self).remove(id, how).await
+    }
+    async fn remove_user(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        how: Removal,
+    ) -> Result<Vec<Session>, StoreError> {
+        (**self).remove_user(user, except, how).await
+    }
+    async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        (**self).purge_expired(before, batch).await
+    }
 }

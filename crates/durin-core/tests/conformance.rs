@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use durin_core::{CachedTokenStore, MemoryStore, MemoryThrottle};
+use durin_core::testing::MemoryChannel;
+use durin_core::{CachedTokenStore, MemoryAttemptLimiter, MemoryStore, MemoryThrottle};
 
 async fn memory() -> Arc<MemoryStore> {
     Arc::new(MemoryStore::new())
@@ -17,11 +18,20 @@ async fn throttle() -> Arc<MemoryThrottle> {
     Arc::new(MemoryThrottle::new())
 }
 
+async fn attempts() -> Arc<MemoryAttemptLimiter> {
+    Arc::new(MemoryAttemptLimiter::new())
+}
+
+async fn channel() -> Arc<MemoryChannel> {
+    Arc::new(MemoryChannel::new())
+}
+
 mod memory {
     use super::memory;
     durin_core::token_store_tests!(memory);
     durin_core::client_store_tests!(memory);
     durin_core::session_admin_tests!(memory);
+    durin_core::settings_store_tests!(memory);
     durin_core::service_tests!(memory);
 }
 
@@ -34,4 +44,14 @@ mod cached {
 mod memory_throttle {
     use super::throttle;
     durin_core::throttle_tests!(throttle);
+}
+
+mod memory_attempts {
+    use super::attempts;
+    durin_core::attempt_limiter_tests!(attempts);
+}
+
+mod memory_channel {
+    use super::channel;
+    durin_core::invalidation_channel_tests!(channel);
 }

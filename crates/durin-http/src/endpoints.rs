@@ -258,7 +258,7 @@ impl Api {
     /// # Errors
     /// 503.
     pub async fn logout_all(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
-        self.durin.logout_all(&auth.user_id).await?;
+        self.durin.logout_all(auth.user_id()).await?;
         Ok(self.clearing_cookie(auth, Reply::no_content()))
     }
 
@@ -285,7 +285,7 @@ impl Api {
             .flatten();
         let list: Vec<Value> = self
             .durin
-            .sessions(&auth.user_id)
+            .sessions(auth.user_id())
             .await?
             .iter()
             .filter(|s| s.revoked_at.is_none())
@@ -307,9 +307,9 @@ impl Api {
     /// # Errors
     /// 400 for the current session; 404 for an unknown or another user's id; 503.
     pub async fn delete_session(&self, auth: &Authenticated, id: &str) -> Result<Reply, HttpError> {
-        let id = SessionId::new(id).ok_or_else(HttpError::not_found)?;
+        let id = SessionId::new(id).map_err(|_| HttpError::not_found())?;
         self.durin
-            .revoke_session(&auth.user_id, &id, Some(&auth.session.id))
+            .revoke_session(auth.user_id(), &id, Some(&auth.session.id))
             .await?;
         Ok(Reply::no_content())
     }
@@ -319,7 +319,7 @@ impl Api {
     /// # Errors
     /// 404 without an API key or API-access client; 503.
     pub async fn api_access(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
-        let key = self.durin.api_key(&auth.user_id).await?;
+        let key = self.durin.api_key(auth.user_id()).await?;
         Ok(Reply::json(
             200,
             session_json(&key, self.durin.clock().now()),
@@ -333,7 +333,7 @@ impl Api {
     pub async fn create_api_access(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
         let login = self
             .durin
-            .create_api_key(&auth.user_id, LoginOptions::default())
+            .create_api_key(auth.user_id(), LoginOptions::default())
             .await?;
         let mut body = session_json(&login.session, self.durin.clock().now());
         body["token"] = json!(login.token.expose_secret());
@@ -345,7 +345,7 @@ impl Api {
     /// # Errors
     /// 404 without a key or API-access client; 503.
     pub async fn delete_api_access(&self, auth: &Authenticated) -> Result<Reply, HttpError> {
-        self.durin.delete_api_key(&auth.user_id).await?;
+        self.durin.delete_api_key(auth.user_id()).await?;
         Ok(Reply::no_content())
     }
 

@@ -45,7 +45,7 @@
 //! let store = Arc::new(MemoryStore::new());
 //! let durin = Durin::builder(store.clone(), store, DigestKey::generate("k1")).build();
 //! let web = ClientName::new("web")?;
-//! durin.clients().create_client(&Client::new(web.clone())).await?;
+//! durin.create_client(&Client::new(web.clone())).await?;
 //! let api = Api::new(durin.clone(), HttpConfig::default(), Arc::new(NoUsers));
 //!
 //! // What an integration does with each request's headers:

@@ -103,11 +103,9 @@ impl TestStack {
     /// otherwise).
     pub async fn add_client(&self, client: Client) -> &Self {
         self.durin()
-            .clients()
             .upsert_client(&client)
             .await
             .expect("store the test client");
-        self.durin().forget_client(&client.name);
         self
     }
 
@@ -120,9 +118,9 @@ impl TestStack {
     pub async fn login_as(&self, user: &str, client: &str) -> String {
         let user = UserId::new(user).expect("a valid user id");
         let name = ClientName::new(client).expect("a valid client name");
-        let clients = self.durin().clients();
-        if clients
-            .get_client(&name)
+        if self
+            .durin()
+            .client(&name)
             .await
             .expect("read the test client")
             .is_none()
@@ -160,7 +158,7 @@ mod tests {
             ..RequestInfo::default()
         };
         let auth = stack.api().authenticate(&info).await.unwrap().unwrap();
-        assert_eq!(auth.user_id.as_str(), "alice");
+        assert_eq!(auth.user_id().as_str(), "alice");
         assert_eq!(auth.client.name.as_str(), "reports");
         assert!(auth.has_scope("read"));
         // A client the store did not know is created on the fly.

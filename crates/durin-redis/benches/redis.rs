@@ -60,7 +60,7 @@ fn setup() -> Setup {
     let prefix = durin_core::testing::unique("durin-bench");
     let key = DigestKey::generate("bench");
     let web = Client::new(ClientName::new("web").unwrap())
-        .with_max_tokens_per_user(1)
+        .with_max_tokens_per_user(std::num::NonZeroU32::MIN)
         .with_token_ttl(Some(Duration::from_secs(3600)));
     let user = UserId::new("bench-user").unwrap();
     let mut setup = rt.block_on(async {
@@ -77,7 +77,7 @@ fn setup() -> Setup {
             key,
         )
         .build();
-        durin.clients().create_client(&web).await.unwrap();
+        durin.create_client(&web).await.unwrap();
         let login = durin
             .login(&user, &web.name, LoginOptions::default())
             .await

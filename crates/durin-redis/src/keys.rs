@@ -73,6 +73,12 @@ impl Keys {
         format!("{}:clients", self.prefix)
     }
 
+    /// The settings of one (user, client), a versioned JSON record, with the user as a
+    /// Redis Cluster hash tag: `{p}:u:{<user>}:st:<client>`.
+    pub(crate) fn settings(&self, user: &UserId, client: &ClientName) -> String {
+        format!("{}:u:{{{}}}:st:{}", self.prefix, user, client)
+    }
+
     /// The GCRA state of one throttle key at one rate:
     /// `{p}:t:<count>:<period ns>:<key>`.
     pub(crate) fn throttle(&self, key: &str, rate: Rate) -> String {

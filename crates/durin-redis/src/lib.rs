@@ -7,6 +7,7 @@ mod error;
 mod keys;
 mod record;
 mod scripts;
+mod settings;
 mod store;
 mod throttle;
 

@@ -9,7 +9,7 @@ use std::fmt;
 
 use durin_core::{
     Client, ClientName, RefreshState, Session, SessionId, StoreError, Timestamp, TokenDigest,
-    Transport, UserId,
+    TokenName, Transport, UserId,
 };
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -38,6 +38,9 @@ struct Header {
     rd: Option<TokenDigest>,
     #[serde(default)]
     re: Option<Millis>,
+    /// The name of a named token (absent otherwise), for the insert script's check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    n: Option<TokenName>,
 }
 
 /// The part of a session the scripts never read.
@@ -69,6 +72,7 @@ pub(crate) fn encode_session(session: &Session) -> (String, String) {
         rv: session.revoked_at.map(Millis::from),
         rd: session.refresh.as_ref().map(|r| r.digest),
         re: session.refresh.as_ref().map(|r| Millis::from(r.expires_at)),
+        n: session.name.clone(),
     };
     let body = Body {
         scopes: session.scopes.clone(),
@@ -122,6 +126,7 @@ pub(crate) fn decode_session(raw: &[u8]) -> Result<Session, StoreError> {
         transport: body.transport,
         revoked_at: header.rv.map(Into::into),
         refresh,
+        name: header.n,
     })
 }
 
@@ -249,6 +254,7 @@ mod tests {
                 digest: TokenDigest::from_bytes([9; 32]),
                 expires_at: Timestamp::EPOCH.saturating_add(Duration::from_secs(5)),
             }),
+            name: Some(TokenName::new("laptop ☃").unwrap()),
         }
     }
 

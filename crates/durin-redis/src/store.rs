@@ -2,11 +2,12 @@
 //! Lua script, so each is atomic on the server.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use durin_core::{
-    InsertPolicy, RefreshLookup, Removal, Rotation, Session, SessionId, StoreError, Timestamp,
-    TokenDigest, TokenStore, UserId,
+    InsertOutcome, InsertPolicy, RefreshLookup, Refusal, Removal, Rotation, Session, SessionId,
+    StoreError, Timestamp, TokenDigest, TokenStore, UserId, WhenFull,
 };
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Script, ScriptInvocation};
@@ -164,7 +165,7 @@ impl TokenStore for RedisStore {
         &self,
         session: &Session,
         policy: InsertPolicy,
-    ) -> Result<Vec<Session>, StoreError> {
+    ) -> Result<InsertOutcome, StoreError> {
         let (header, body) = encode_session(session);
         let (mode, at) = removal(policy.removal);
         let mut invocation = self.script(&SCRIPTS.insert);
@@ -177,22 +178,43 @@ impl TokenStore for RedisStore {
             .key(self.keys.purge())
             .arg(header)
             .arg(body)
-            .arg(policy.max_per_client)
+            .arg(policy.max_live.get())
             .arg(u8::from(policy.single_login))
             .arg(mode)
             .arg(at)
-            .arg(millis(policy.now));
+            .arg(millis(policy.now))
+            .arg(match policy.when_full {
+                WhenFull::EvictOldest => "evict",
+                WhenFull::Refuse => "refuse",
+            });
         if let Some(refresh) = &session.refresh {
             invocation.key(self.keys.refresh(&refresh.digest));
         }
-        decode_all(self.run(&invocation).await?)
+        let mut reply: Vec<Vec<u8>> = self.run(&invocation).await?;
+        if reply.is_empty() {
+            return Err(StoreError::Corrupt(
+                "empty reply from the insert script".into(),
+            ));
+        }
+        let status = reply.remove(0);
+        match status.as_slice() {
+            b"ok" => Ok(InsertOutcome::Inserted {
+                removed: decode_all(reply)?,
+            }),
+            b"full" => Ok(InsertOutcome::Refused(Refusal::Full)),
+            b"name" => Ok(InsertOutcome::Refused(Refusal::NameTaken)),
+            other => Err(StoreError::Corrupt(format!(
+                "insert script status {:?}",
+                String::from_utf8_lossy(other)
+            ))),
+        }
     }
 
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
         let raw: Option<Vec<u8>> = self
             .query(redis::cmd("GET").arg(self.keys.session(digest)))
             .await?;
-        decode_optional(raw)
+        Ok(decode_optional(raw)?.map(Arc::new))
     }
 
     async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -217,7 +239,7 @@ impl TokenStore for RedisStore {
             )?)))),
             2 => String::from_utf8(value)
                 .ok()
-                .and_then(SessionId::new)
+                .and_then(|id| SessionId::new(id).ok())
                 .map(|id| Some(RefreshLookup::Rotated(id)))
                 .ok_or_else(|| {
                     StoreError::Corrupt("rotated refresh key holds no session id".into())

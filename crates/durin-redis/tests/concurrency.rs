@@ -36,15 +36,14 @@ async fn nodes(clients: &[Client], audit: bool) -> Nodes {
     let config = config();
     let key = DigestKey::generate("race");
     let node = |store: Arc<RedisStore>| {
-        Durin::builder(store.clone(), store, key.clone())
-            .audit_mode(audit)
-            .build()
+        let builder = Durin::builder(store.clone(), store, key.clone());
+        if audit { builder.audit_mode() } else { builder }.build()
     };
     let store = Arc::new(store_with(config.clone()).await);
     let a = node(store.clone());
     let b = node(Arc::new(store_with(config).await));
     for c in clients {
-        a.clients().create_client(c).await.unwrap();
+        a.create_client(c).await.unwrap();
     }
     Nodes { a, b, store }
 }
@@ -63,7 +62,8 @@ async fn live_sessions(store: &RedisStore, user: &UserId) -> usize {
 }
 
 async fn racing_logins(max: u32, logins: usize) {
-    let web = Client::new(client()).with_max_tokens_per_user(max);
+    let web =
+        Client::new(client()).with_max_tokens_per_user(std::num::NonZeroU32::new(max).unwrap());
     let nodes = nodes(std::slice::from_ref(&web), false).await;
     let u = user();
     let tasks: Vec<_> = (0..logins)
@@ -97,7 +97,9 @@ async fn thirty_concurrent_logins_with_a_cap_of_three_leave_exactly_three() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn logout_all_racing_logins_leaves_nothing_issued_before_it() {
     let clients: Vec<Client> = (0..3)
-        .map(|_| Client::new(client()).with_max_tokens_per_user(5))
+        .map(|_| {
+            Client::new(client()).with_max_tokens_per_user(std::num::NonZeroU32::new(5).unwrap())
+        })
         .collect();
     for audit in [false, true] {
         let nodes = Arc::new(nodes(&clients, audit).await);

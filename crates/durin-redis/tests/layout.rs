@@ -165,6 +165,7 @@ async fn purge_deletes_every_key_of_a_revoked_session() {
     });
     store.insert(&s, keep(1, t)).await.unwrap();
     let rotation = Rotation {
+        previous_digest: s.digest,
         digest: digest(),
         refresh_digest: digest(),
         refresh_expires_at: t.saturating_add(Duration::from_secs(7200)),
@@ -231,6 +232,7 @@ async fn application_data_survives_every_script_rewrite_exactly() {
         .unwrap()
         .unwrap();
     let rotation = Rotation {
+        previous_digest: s.digest,
         digest: digest(),
         refresh_digest: digest(),
         refresh_expires_at: t.saturating_add(Duration::from_secs(7200)),
@@ -382,6 +384,7 @@ async fn rotated_refresh_tokens_are_remembered_until_their_own_expiry_and_grace(
     });
     store.insert(&s, keep(1, t)).await.unwrap();
     let rotation = |refresh_expires_at| Rotation {
+        previous_digest: s.digest,
         digest: digest(),
         refresh_digest: digest(),
         refresh_expires_at,

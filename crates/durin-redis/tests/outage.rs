@@ -74,7 +74,7 @@ async fn a_restarted_redis_serves_again_without_restarting_the_application() {
         .throttle(Arc::new(closed.clone()))
         .build();
     let web = Client::new(client()).with_throttle_rate(Some("100/m".parse().unwrap()));
-    durin.clients().create_client(&web).await.unwrap();
+    durin.create_client(&web).await.unwrap();
     let u = user();
     let login = durin
         .login(&u, &web.name, LoginOptions::default())
@@ -137,7 +137,7 @@ async fn a_restarted_redis_serves_again_without_restarting_the_application() {
     let (gone, failures) = eventually("get_client", || store.get_client(&web.name)).await;
     assert_eq!(gone, None);
     assert!(failures <= 3, "{failures} failures after Redis came back");
-    durin.clients().create_client(&web).await.unwrap();
+    durin.create_client(&web).await.unwrap();
     let again = durin
         .login(&u, &web.name, LoginOptions::default())
         .await
@@ -182,7 +182,7 @@ async fn a_frozen_redis_times_out_as_unavailable_and_then_answers_again() {
 
     server.resume();
     let (found, _) = eventually("get", || store.get(&s.digest)).await;
-    assert_eq!(found, Some(s));
+    assert_eq!(found.as_deref(), Some(&s));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

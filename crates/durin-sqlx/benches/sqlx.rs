@@ -176,8 +176,10 @@ where
     let durin = Durin::builder(store.clone(), store, key).build();
     let client = ClientName::new("bench").unwrap();
     durin
-        .clients()
-        .upsert_client(&Client::new(client.clone()).with_max_tokens_per_user(1000))
+        .upsert_client(
+            &Client::new(client.clone())
+                .with_max_tokens_per_user(std::num::NonZeroU32::new(1000).unwrap()),
+        )
         .await
         .unwrap();
     let me = UserId::new("bench-me").unwrap();

@@ -7,6 +7,8 @@ mod error;
 mod postgres;
 mod purge;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod settings;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -148,3 +148,4 @@ impl PostgresStore {
 }
 
 crate::sql::impl_sql_store!(PostgresStore, PgRow);
+crate::settings::impl_settings_store!(PostgresStore);

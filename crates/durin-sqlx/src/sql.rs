@@ -7,7 +7,7 @@
 macro_rules! session_columns {
     () => {
         "id, digest, user_id, client, created_at, expires_at, renewed_at, last_used_at, \
-         scopes, context, transport, revoked_at, refresh_digest, refresh_expires_at"
+         scopes, context, transport, revoked_at, refresh_digest, refresh_expires_at, name"
     };
 }
 pub(crate) use session_columns;
@@ -55,6 +55,7 @@ pub(crate) struct SessionRow {
     pub(crate) revoked_at: Option<i64>,
     pub(crate) refresh_digest: Option<Vec<u8>>,
     pub(crate) refresh_expires_at: Option<i64>,
+    pub(crate) name: Option<String>,
 }
 
 /// Turns a row into a [`durin_core::Session`], refusing anything malformed.
@@ -74,9 +75,9 @@ pub(crate) fn decode_session(
         _ => return Err(corrupt("refresh_digest and refresh_expires_at disagree")),
     };
     Ok(durin_core::Session {
-        id: SessionId::new(row.id).ok_or_else(|| corrupt("id"))?,
+        id: SessionId::new(row.id).map_err(|_| corrupt("id"))?,
         digest: digest("digest", &row.digest)?,
-        user_id: UserId::new(row.user_id).ok_or_else(|| corrupt("user_id"))?,
+        user_id: UserId::new(row.user_id).map_err(|_| corrupt("user_id"))?,
         client: ClientName::new(row.client).map_err(|_| corrupt("client"))?,
         created_at: Timestamp::from_millis(row.created_at),
         expires_at: row.expires_at.map(Timestamp::from_millis),
@@ -87,6 +88,11 @@ pub(crate) fn decode_session(
         transport: Transport::parse(&row.transport).ok_or_else(|| corrupt("transport"))?,
         revoked_at: row.revoked_at.map(Timestamp::from_millis),
         refresh,
+        name: row
+            .name
+            .map(durin_core::TokenName::new)
+            .transpose()
+            .map_err(|_| corrupt("name"))?,
     })
 }
 
@@ -128,6 +134,7 @@ macro_rules! impl_sql_store {
                     revoked_at: row.try_get(11).map_err(get)?,
                     refresh_digest: row.try_get(12).map_err(get)?,
                     refresh_expires_at: row.try_get(13).map_err(get)?,
+                    name: row.try_get(14).map_err(get)?,
                 })
             }
 
@@ -145,7 +152,7 @@ macro_rules! impl_sql_store {
                 sqlx::query(concat!(
                     "INSERT INTO durin_sessions (",
                     $crate::sql::session_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                 ))
                 .bind(s.id.as_str())
                 .bind(&s.digest.as_bytes()[..])
@@ -161,6 +168,7 @@ macro_rules! impl_sql_store {
                 .bind(s.revoked_at.map(durin_core::Timestamp::as_millis))
                 .bind(s.refresh.as_ref().map(|r| r.digest.as_bytes().to_vec()))
                 .bind(s.refresh.as_ref().map(|r| r.expires_at.as_millis()))
+                .bind(s.name.as_ref().map(durin_core::TokenName::as_str))
                 .execute(executor)
                 .await
                 .map_err($crate::error::map)?;
@@ -210,61 +218,45 @@ macro_rules! impl_sql_store {
                 &self,
                 session: &durin_core::Session,
                 policy: durin_core::InsertPolicy,
-            ) -> Result<Vec<durin_core::Session>, durin_core::StoreError> {
+            ) -> Result<durin_core::InsertOutcome, durin_core::StoreError> {
                 // The per-user write lock serialises logins, logout-all and evictions of
-                // one user: concurrent logins never leave more than `max_per_client`.
+                // one user: concurrent inserts never leave more than the cap, nor two
+                // live tokens of one name. The policy itself is core's `plan_insert`.
                 let mut tx = self
                     .begin_user_write(&session.user_id)
                     .await
                     .map_err($crate::error::map)?;
-                let live = if policy.single_login {
-                    sqlx::query(concat!(
-                        "SELECT ",
-                        $crate::sql::session_columns!(),
-                        " FROM durin_sessions WHERE user_id = $1 AND revoked_at IS NULL \
-                         AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at, id"
-                    ))
-                    .bind(session.user_id.as_str())
-                    .bind(policy.now.as_millis())
-                    .fetch_all(&mut *tx)
-                    .await
-                } else {
-                    sqlx::query(concat!(
-                        "SELECT ",
-                        $crate::sql::session_columns!(),
-                        " FROM durin_sessions WHERE user_id = $1 AND client = $2 \
-                         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) \
-                         ORDER BY created_at, id"
-                    ))
-                    .bind(session.user_id.as_str())
-                    .bind(session.client.as_str())
-                    .bind(policy.now.as_millis())
-                    .fetch_all(&mut *tx)
-                    .await
-                }
+                let existing = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::sql::session_columns!(),
+                    " FROM durin_sessions WHERE user_id = $1 AND revoked_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at, id"
+                ))
+                .bind(session.user_id.as_str())
+                .bind(policy.now.as_millis())
+                .fetch_all(&mut *tx)
+                .await
                 .map_err($crate::error::map)?;
-                let live = Self::rows(&live)?;
-                let keep = if policy.single_login {
-                    0
-                } else {
-                    policy.max_per_client.max(1) as usize - 1
+                let existing = Self::rows(&existing)?;
+                let doomed = match durin_core::plan_insert(&existing, session, &policy) {
+                    Ok(doomed) => doomed,
+                    Err(refusal) => return Ok(durin_core::InsertOutcome::Refused(refusal)),
                 };
-                let excess = live.len().saturating_sub(keep);
-                let mut removed = Vec::with_capacity(excess);
-                for doomed in live.iter().take(excess) {
-                    if let Some(old) = Self::remove_in(&mut *tx, &doomed.id, policy.removal).await? {
+                let mut removed = Vec::with_capacity(doomed.len());
+                for id in &doomed {
+                    if let Some(old) = Self::remove_in(&mut *tx, id, policy.removal).await? {
                         removed.push(old);
                     }
                 }
                 Self::insert_row(&mut *tx, session).await?;
                 tx.commit().await.map_err($crate::error::map)?;
-                Ok(removed)
+                Ok(durin_core::InsertOutcome::Inserted { removed })
             }
 
             async fn get(
                 &self,
                 digest: &durin_core::TokenDigest,
-            ) -> Result<Option<durin_core::Session>, durin_core::StoreError> {
+            ) -> Result<Option<std::sync::Arc<durin_core::Session>>, durin_core::StoreError> {
                 sqlx::query(concat!(
                     "SELECT ",
                     $crate::sql::session_columns!(),
@@ -275,7 +267,7 @@ macro_rules! impl_sql_store {
                 .await
                 .map_err($crate::error::map)?
                 .as_ref()
-                .map(Self::row)
+                .map(|row| Self::row(row).map(std::sync::Arc::new))
                 .transpose()
             }
 
@@ -325,7 +317,7 @@ macro_rules! impl_sql_store {
                     None => Ok(None),
                     Some(row) => {
                         let id: String = row.try_get(0).map_err($crate::error::map)?;
-                        let id = durin_core::SessionId::new(id).ok_or_else(|| {
+                        let id = durin_core::SessionId::new(id).map_err(|_| {
                             durin_core::StoreError::Corrupt("rotated refresh session id".into())
                         })?;
                         Ok(Some(durin_core::RefreshLookup::Rotated(id)))

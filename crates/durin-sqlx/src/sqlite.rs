@@ -159,3 +159,4 @@ impl SqliteStore {
 }
 
 crate::sql::impl_sql_store!(SqliteStore, SqliteRow);
+crate::settings::impl_settings_store!(SqliteStore);

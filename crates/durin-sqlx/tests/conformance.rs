@@ -8,13 +8,8 @@ mod postgres {
     durin_core::token_store_tests!(postgres);
     durin_core::client_store_tests!(postgres);
     durin_core::session_admin_tests!(postgres);
+    durin_core::settings_store_tests!(postgres);
     durin_core::service_tests!(postgres);
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn purge_expired_honours_the_grace_period() {
-        durin_core::testing::service::purge_expired_honours_the_grace_period(postgres().await)
-            .await;
-    }
 }
 
 mod sqlite_file {
@@ -22,13 +17,8 @@ mod sqlite_file {
     durin_core::token_store_tests!(sqlite_file);
     durin_core::client_store_tests!(sqlite_file);
     durin_core::session_admin_tests!(sqlite_file);
+    durin_core::settings_store_tests!(sqlite_file);
     durin_core::service_tests!(sqlite_file);
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn purge_expired_honours_the_grace_period() {
-        durin_core::testing::service::purge_expired_honours_the_grace_period(sqlite_file().await)
-            .await;
-    }
 }
 
 mod sqlite_memory {
@@ -36,6 +26,7 @@ mod sqlite_memory {
     durin_core::token_store_tests!(sqlite_memory);
     durin_core::client_store_tests!(sqlite_memory);
     durin_core::session_admin_tests!(sqlite_memory);
+    durin_core::settings_store_tests!(sqlite_memory);
     durin_core::service_tests!(sqlite_memory);
 }
 

@@ -150,15 +150,22 @@ async fn migrations_use_their_own_table_and_are_idempotent() {
     .await
     .unwrap();
     let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
-    assert_eq!(
-        tables,
-        [
-            "_durin_migrations",
-            "durin_clients",
-            "durin_rotated_refresh",
-            "durin_sessions"
-        ]
+    // durin's own history table, never the application's `_sqlx_migrations`, and only
+    // tables of its own.
+    assert_eq!(tables.first(), Some(&"_durin_migrations"), "{tables:?}");
+    assert!(!tables.contains(&"_sqlx_migrations"), "{tables:?}");
+    assert!(
+        tables[1..].iter().all(|t| t.starts_with("durin_")),
+        "{tables:?}"
     );
+    for table in [
+        "durin_clients",
+        "durin_sessions",
+        "durin_rotated_refresh",
+        "durin_settings",
+    ] {
+        assert!(tables.contains(&table), "{table} missing from {tables:?}");
+    }
     let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _durin_migrations")
         .fetch_all(store.pool())
         .await

@@ -109,7 +109,7 @@ impl CredentialChecker for Users {
         })
         .await
         .map_err(StoreError::backend)?;
-        Ok(row.filter(|_| ok).and_then(|(id, _)| UserId::new(id)))
+        Ok(row.filter(|_| ok).and_then(|(id, _)| UserId::new(id).ok()))
     }
 }
 
@@ -309,7 +309,7 @@ async fn email_login(State(app): State<App>, form: Body) -> Result<Json<Value>, 
         .bind(&username)
         .fetch_one(&app.db)
         .await?;
-    let user = UserId::new(id).ok_or(AuthError::NotFound)?;
+    let user = UserId::new(id).map_err(|_| AuthError::NotFound)?;
     let client = ClientName::new(form.client.unwrap_or_else(|| "web".to_owned()))
         .map_err(|_| AuthError::UnknownClient)?;
     let durin = app.api.durin();
@@ -324,12 +324,12 @@ async fn email_login(State(app): State<App>, form: Body) -> Result<Json<Value>, 
 async fn me(State(app): State<App>, Auth(auth): Auth) -> Result<Json<Value>, Error> {
     let (username, email): (String, Option<String>) =
         sqlx::query_as("SELECT username, email FROM users WHERE id = $1")
-            .bind(auth.user_id.as_str())
+            .bind(auth.user_id().as_str())
             .fetch_optional(&app.db)
             .await?
             .ok_or(AuthError::NotFound)?; // the token outlived its user
     Ok(Json(json!({
-        "id": auth.user_id.as_str(),
+        "id": auth.user_id().as_str(),
         "username": username,
         "email": email,
         "client": auth.client.name.as_str(),
@@ -339,5 +339,5 @@ async fn me(State(app): State<App>, Auth(auth): Auth) -> Result<Json<Value>, Err
 /// `GET /api/reports` (scope `reports`), `GET /api/export` (throttled per user and
 /// client); `GET /api/account` is `me` for the `web` client only.
 async fn reports(Auth(auth): Auth) -> Json<Value> {
-    Json(json!({ "user": auth.user_id.as_str(), "reports": [] }))
+    Json(json!({ "user": auth.user_id().as_str(), "reports": [] }))
 }

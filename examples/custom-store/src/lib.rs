@@ -1,20 +1,21 @@
 //! How a third party brings its own backend to durin: `VecStore`, a deliberately plain
 //! store (a `Vec` of sessions and one of clients behind a mutex) that implements
-//! `TokenStore`, `ClientStore` and `SessionAdmin`, and proves itself with durin-core's
-//! conformance suites (see `tests/conformance.rs`: four macro calls).
+//! `TokenStore`, `ClientStore`, `SessionAdmin` and `SettingsStore`, and proves itself with durin-core's
+//! conformance suites (see `tests/conformance.rs`: five macro calls).
 //!
 //! A real backend (a key-value service, a document database...) follows the same shape:
 //! make each trait method one atomic operation on the backend, and let the suites say
 //! whether it is right.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use durin_core::{
-    Client, ClientName, ClientStore, InsertPolicy, RefreshLookup, RefreshState, Removal, Rotation,
-    Session, SessionAdmin, SessionId, SessionQuery, StoreError, Timestamp, TokenDigest, TokenStore,
-    UserId,
+    Client, ClientName, ClientStore, InsertOutcome, InsertPolicy, RefreshLookup, Removal, Rotation,
+    Session, SessionAdmin, SessionId, SessionQuery, SettingsStore, StoreError, Timestamp,
+    TokenDigest, TokenStore, UserId, plan_insert,
 };
+use serde_json::{Map, Value};
 
 /// Sessions and clients in two vectors behind one lock.
 #[derive(Debug, Default)]
@@ -28,6 +29,7 @@ struct State {
     /// Refresh digests that were rotated away, with their session.
     rotated: Vec<(TokenDigest, SessionId)>,
     clients: Vec<Client>,
+    settings: Vec<(UserId, ClientName, Map<String, Value>)>,
 }
 
 impl VecStore {
@@ -83,7 +85,7 @@ impl TokenStore for VecStore {
         &self,
         session: &Session,
         policy: InsertPolicy,
-    ) -> Result<Vec<Session>, StoreError> {
+    ) -> Result<InsertOutcome, StoreError> {
         let mut state = self.state();
         if state
             .sessions
@@ -92,35 +94,28 @@ impl TokenStore for VecStore {
         {
             return Err(StoreError::Conflict("duplicate session".into()));
         }
-        // One lock around count-evict-insert: the whole login is atomic.
-        let live: Vec<Session> = state
-            .by_user(&session.user_id)
-            .into_iter()
-            .filter(|s| s.is_live(policy.now))
-            .filter(|s| policy.single_login || s.client == session.client)
-            .collect();
-        let excess = if policy.single_login {
-            live.len()
-        } else {
-            live.len()
-                .saturating_sub(policy.max_per_client.max(1) as usize - 1)
+        // One lock around plan-remove-insert: the whole login is atomic. durin-core
+        // decides what to evict or refuse; the store only carries it out.
+        let mine = state.by_user(&session.user_id);
+        let doomed = match plan_insert(&mine, session, &policy) {
+            Ok(doomed) => doomed,
+            Err(refusal) => return Ok(InsertOutcome::Refused(refusal)),
         };
-        let removed = live
+        let removed = doomed
             .iter()
-            .take(excess)
-            .filter_map(|s| state.remove(&s.id, policy.removal))
+            .filter_map(|id| state.remove(id, policy.removal))
             .collect();
         state.sessions.push(session.clone());
-        Ok(removed)
+        Ok(InsertOutcome::Inserted { removed })
     }
 
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
         Ok(self
             .state()
             .sessions
             .iter()
             .find(|s| &s.digest == digest)
-            .cloned())
+            .map(|s| Arc::new(s.clone())))
     }
 
     async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -207,17 +202,10 @@ impl TokenStore for VecStore {
             return Ok(None);
         };
         let s = &mut state.sessions[i];
-        let current = s.refresh.as_ref().map(|r| r.digest);
-        if s.revoked_at.is_some() || current != Some(*presented) {
+        if !Rotation::applies_to(s, presented) {
             return Ok(None);
         }
-        s.digest = rotation.digest;
-        s.expires_at = rotation.expires_at;
-        s.renewed_at = Some(rotation.at);
-        s.refresh = Some(RefreshState {
-            digest: rotation.refresh_digest,
-            expires_at: rotation.refresh_expires_at,
-        });
+        rotation.apply(s);
         let updated = s.clone();
         state.rotated.push((*presented, id.clone()));
         Ok(Some(updated))
@@ -344,5 +332,50 @@ impl SessionAdmin for VecStore {
             state.remove(id, Removal::Delete);
         }
         Ok(doomed.len() as u64)
+    }
+}
+
+#[async_trait]
+impl SettingsStore for VecStore {
+    async fn get_settings(
+        &self,
+        user: &UserId,
+        client: &ClientName,
+    ) -> Result<Option<Map<String, Value>>, StoreError> {
+        Ok(self
+            .state()
+            .settings
+            .iter()
+            .find(|(u, c, _)| u == user && c == client)
+            .map(|(_, _, settings)| settings.clone()))
+    }
+
+    async fn put_settings(
+        &self,
+        user: &UserId,
+        client: &ClientName,
+        settings: &Map<String, Value>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state
+            .settings
+            .retain(|(u, c, _)| !(u == user && c == client));
+        state
+            .settings
+            .push((user.clone(), client.clone(), settings.clone()));
+        Ok(())
+    }
+
+    async fn delete_settings(
+        &self,
+        user: &UserId,
+        client: &ClientName,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let before = state.settings.len();
+        state
+            .settings
+            .retain(|(u, c, _)| !(u == user && c == client));
+        Ok(state.settings.len() != before)
     }
 }

@@ -12,12 +12,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Arc::new(VecStore::new());
     let durin = Durin::builder(store.clone(), store, DigestKey::generate("k1")).build();
     let cli = ClientName::new("cli")?;
-    durin
-        .clients()
-        .create_client(&Client::new(cli.clone()))
-        .await?;
+    durin.create_client(&Client::new(cli.clone())).await?;
 
-    let user = UserId::new("alice").ok_or("bad user id")?;
+    let user = UserId::new("alice")?;
     let login = durin.login(&user, &cli, LoginOptions::default()).await?;
     println!(
         "issued session {} for {user} through {cli}",
@@ -26,7 +23,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = durin.authenticate(&login.token, Transport::Header).await?;
     println!(
         "authenticated as {} (client {})",
-        auth.user_id, auth.client.name
+        auth.user_id(),
+        auth.client.name
     );
     durin.logout(&auth).await?;
     let refused = durin.authenticate(&login.token, Transport::Header).await;

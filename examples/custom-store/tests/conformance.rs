@@ -11,4 +11,5 @@ async fn store() -> Arc<VecStore> {
 durin_core::token_store_tests!(store);
 durin_core::client_store_tests!(store);
 durin_core::session_admin_tests!(store);
+durin_core::settings_store_tests!(store);
 durin_core::service_tests!(store);

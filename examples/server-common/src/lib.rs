@@ -156,7 +156,7 @@ impl CredentialChecker for Users {
         .await
         .map_err(StoreError::backend)?;
         Ok((ok && known.is_some())
-            .then(|| UserId::new(username))
+            .then(|| UserId::new(username).ok())
             .flatten())
     }
 }
@@ -232,11 +232,14 @@ impl Demo {
                 },
             ))
         };
-        let durin = Durin::builder(tokens, stores.clients.clone(), key)
-            .throttle(throttle)
-            .default_rate(args.default_throttle)
-            .api_access_client(args.api_access_client.clone())
-            .build();
+        let mut builder = Durin::builder(tokens, stores.clients.clone(), key).throttle(throttle);
+        if let Some(rate) = args.default_throttle {
+            builder = builder.default_rate(rate);
+        }
+        if let Some(api) = &args.api_access_client {
+            builder = builder.api_access_client(api.clone());
+        }
+        let durin = builder.build();
         let users = Users::new(&args.users)?;
         let api = Api::new(durin, HttpConfig::default(), Arc::new(users));
         Ok(Demo { api, args })
@@ -279,7 +282,7 @@ async fn seed(stores: &durin_connect::Stores, clients: &[Client]) -> Result<(), 
 /// The body of the demo routes: `{"user", "client", "session"}`.
 pub fn me(auth: &durin_core::Authenticated) -> serde_json::Value {
     serde_json::json!({
-        "user": auth.user_id.as_str(),
+        "user": auth.user_id().as_str(),
         "client": auth.client.name.as_str(),
         "session": auth.session.id.as_str(),
     })

@@ -12,7 +12,7 @@ fn full_client() -> Client {
     Client::new(client())
         .with_token_ttl(Some(Duration::from_secs(600)))
         .with_throttle_rate(Some("7/m".parse().unwrap()))
-        .with_max_tokens_per_user(3)
+        .with_max_tokens_per_user(std::num::NonZeroU32::new(3).unwrap())
         .with_renewal(Renewal::Sliding {
             min_interval: Duration::from_secs(30),
         })
@@ -41,7 +41,9 @@ pub async fn unknown_client_is_none(store: Store) {
 pub async fn duplicate_create_is_a_conflict(store: Store) {
     let c = Client::new(client());
     store.create_client(&c).await.unwrap();
-    let again = c.clone().with_max_tokens_per_user(9);
+    let again = c
+        .clone()
+        .with_max_tokens_per_user(std::num::NonZeroU32::new(9).unwrap());
     let err = store.create_client(&again).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.get_client(&c.name).await.unwrap(), Some(c));
@@ -54,7 +56,7 @@ pub async fn upsert_creates_then_replaces(store: Store) {
     assert_eq!(store.get_client(&c.name).await.unwrap(), Some(c.clone()));
     let changed = c
         .with_token_ttl(Some(Duration::from_secs(30)))
-        .with_max_tokens_per_user(4);
+        .with_max_tokens_per_user(std::num::NonZeroU32::new(4).unwrap());
     store.upsert_client(&changed).await.unwrap();
     assert_eq!(
         store.get_client(&changed.name).await.unwrap(),

@@ -6,16 +6,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{client, user};
+use super::{CountingStore, MemoryChannel, client, user};
 use crate::{
-    AuthError, CachedTokenStore, Client, ClientName, ClientStore, DigestKey, Durin, DurinBuilder,
-    Event, EventHook, ExpiredPolicy, InvalidReason, LoginOptions, ManualClock, MemoryThrottle,
-    Renewal, SessionId, TokenStore, Transport, UserId, Veto,
+    AuthError, CachedTokenStore, Client, ClientName, ClientStore, Clock, DigestKey, Durin,
+    DurinBuilder, EventHook, ExpiredPolicy, InvalidReason, LoginOptions, ManualClock,
+    MemoryThrottle, NamedToken, Renewal, SessionId, SettingsStore, TokenLifetime, TokenName,
+    TokenStore, Transport, UserId, Veto, Vetoable,
 };
 
-/// A store that holds both sessions and clients.
-pub trait FullStore: TokenStore + ClientStore {}
-impl<T: TokenStore + ClientStore> FullStore for T {}
+/// A store that holds sessions, clients and settings.
+pub trait FullStore: TokenStore + ClientStore + SettingsStore {}
+impl<T: TokenStore + ClientStore + SettingsStore> FullStore for T {}
 
 struct Fixture {
     durin: Durin,
@@ -36,7 +37,7 @@ async fn fixture_with<S: FullStore>(
 ) -> Fixture {
     let clock = ManualClock::starting_now();
     let durin = configure(builder(store, &clock)).build();
-    durin.clients().create_client(&client).await.unwrap();
+    durin.create_client(&client).await.unwrap();
     Fixture {
         durin,
         clock,
@@ -63,7 +64,7 @@ pub async fn login_then_authenticate<S: FullStore>(store: Arc<S>) {
         .authenticate(&login.token, Transport::Header)
         .await
         .unwrap();
-    assert_eq!(auth.user_id, u);
+    assert_eq!(auth.user_id().clone(), u);
     assert_eq!(auth.client.name, f.web);
     assert_eq!(auth.session.id, login.session.id);
     assert_eq!(
@@ -252,7 +253,7 @@ pub async fn logout_is_immediate_even_through_the_cache<S: FullStore>(store: Arc
         .clock(Arc::new(clock))
         .build();
     let web = Client::new(client());
-    durin.clients().create_client(&web).await.unwrap();
+    durin.create_client(&web).await.unwrap();
     let login = durin.login(&user(), &web.name, opts()).await.unwrap();
     let auth = durin
         .authenticate(&login.token, Transport::Header)
@@ -276,7 +277,7 @@ pub async fn logout_is_immediate_even_through_the_cache<S: FullStore>(store: Arc
 pub async fn logout_all_counts_and_isolates<S: FullStore>(store: Arc<S>) {
     let f = fixture(store, Client::new(client())).await;
     let mobile = Client::new(client());
-    f.durin.clients().create_client(&mobile).await.unwrap();
+    f.durin.create_client(&mobile).await.unwrap();
     let (u, other) = (user(), user());
     let a = f.durin.login(&u, &f.web, opts()).await.unwrap();
     let b = f.durin.login(&u, &mobile.name, opts()).await.unwrap();
@@ -311,7 +312,11 @@ pub async fn logout_all_counts_and_isolates<S: FullStore>(store: Arc<S>) {
 /// Sessions list only the caller's live sessions; revoking another works, revoking
 /// the current one or someone else's does not.
 pub async fn sessions_list_and_revoke<S: FullStore>(store: Arc<S>) {
-    let f = fixture(store, Client::new(client()).with_max_tokens_per_user(3)).await;
+    let f = fixture(
+        store,
+        Client::new(client()).with_max_tokens_per_user(std::num::NonZeroU32::new(3).unwrap()),
+    )
+    .await;
     let (u, other) = (user(), user());
     let a = f.durin.login(&u, &f.web, opts()).await.unwrap();
     f.clock.advance(Duration::from_millis(5));
@@ -399,7 +404,7 @@ pub async fn refresh_rotates_and_reuse_revokes_the_family<S: FullStore>(store: A
 pub async fn api_keys_follow_the_api_access_client<S: FullStore>(store: Arc<S>) {
     let api = Client::new(client()).with_token_ttl(None);
     let name = api.name.clone();
-    let f = fixture_with(store, api, |b| b.api_access_client(Some(name))).await;
+    let f = fixture_with(store, api, |b| b.api_access_client(name)).await;
     let u = user();
     assert!(matches!(
         f.durin.api_key(&u).await,
@@ -468,7 +473,7 @@ pub async fn key_rotation_keeps_sessions<S: FullStore>(store: Arc<S>) {
     let old_key = DigestKey::generate("old");
     let web = Client::new(client());
     let before = Durin::builder(store.clone(), store.clone(), old_key.clone()).build();
-    before.clients().create_client(&web).await.unwrap();
+    before.create_client(&web).await.unwrap();
     let login = before.login(&user(), &web.name, opts()).await.unwrap();
     let after = Durin::builder(store.clone(), store, DigestKey::generate("new"))
         .previous_key(old_key)
@@ -495,9 +500,9 @@ struct DenyUser(UserId);
 
 #[async_trait]
 impl EventHook for DenyUser {
-    async fn on_event(&self, event: Event<'_>) -> Result<(), Veto> {
-        match event {
-            Event::Authenticated { session, .. } if session.user_id == self.0 => {
+    async fn approve(&self, step: Vetoable<'_>) -> Result<(), Veto> {
+        match step {
+            Vetoable::Authentication { session, .. } if session.user_id == self.0 => {
                 Err(Veto("user deactivated".into()))
             }
             _ => Ok(()),
@@ -583,7 +588,7 @@ pub async fn throttle_uses_the_client_rate<S: FullStore>(store: Arc<S>) {
 /// `last_used_at` is recorded when tracking is on, at most once per debounce interval.
 pub async fn last_use_is_tracked_and_debounced<S: FullStore>(store: Arc<S>) {
     let f = fixture_with(store, Client::new(client()), |b| {
-        b.track_last_used(Some(Duration::from_secs(60)))
+        b.track_last_used(Duration::from_secs(60))
     })
     .await;
     let u = user();
@@ -660,4 +665,445 @@ pub async fn concurrent_logins_through_the_service_leave_one<S: FullStore>(store
     }
     assert_eq!(working, 1);
     assert_eq!(f.durin.sessions(&u).await.unwrap().len(), 1);
+}
+
+/// Ten concurrent API-key creations for one user give exactly one key.
+pub async fn api_key_creation_is_atomic<S: FullStore>(store: Arc<S>) {
+    let api = Client::new(client()).with_token_ttl(None);
+    let name = api.name.clone();
+    let f = fixture_with(store, api, |b| b.api_access_client(name)).await;
+    let u = user();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (durin, u) = (f.durin.clone(), u.clone());
+            tokio::spawn(async move { durin.create_api_key(&u, LoginOptions::default()).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(AuthError::AlreadyExists) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(f.durin.sessions(&u).await.unwrap().len(), 1);
+}
+
+fn tokens_client() -> Client {
+    Client::new(client())
+        .with_token_ttl(None)
+        .with_max_tokens_per_user(std::num::NonZeroU32::new(3).unwrap())
+        .with_scopes(["read", "write"])
+}
+
+async fn tokens_fixture<S: FullStore>(store: Arc<S>) -> Fixture {
+    let tokens = tokens_client();
+    let name = tokens.name.clone();
+    fixture_with(store, tokens, |b| b.tokens_client(name)).await
+}
+
+fn named(name: &str) -> NamedToken {
+    NamedToken::new(TokenName::new(name).unwrap())
+}
+
+/// Named tokens are created (with scopes and lifetimes), listed oldest first,
+/// authenticate, and are revoked by id; another user's id is not found.
+pub async fn named_tokens_are_created_listed_and_revoked<S: FullStore>(store: Arc<S>) {
+    let f = tokens_fixture(store).await;
+    let u = user();
+    let laptop = f
+        .durin
+        .create_named_token(
+            &u,
+            NamedToken {
+                scopes: vec!["read".into()],
+                ..named("laptop")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        laptop.session.name.as_ref().map(TokenName::as_str),
+        Some("laptop")
+    );
+    assert_eq!(laptop.session.scopes, vec!["read".to_owned()]);
+    assert_eq!(laptop.session.expires_at, None, "the client's TTL: never");
+    f.clock.advance(Duration::from_millis(5));
+    let ci = f
+        .durin
+        .create_named_token(
+            &u,
+            NamedToken {
+                lifetime: TokenLifetime::For(Duration::from_secs(3600)),
+                ..named("ci")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ci.session.expires_at,
+        Some(f.clock.now().saturating_add(Duration::from_secs(3600)))
+    );
+    let listed: Vec<String> = f
+        .durin
+        .named_tokens(&u)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.name.as_ref().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, ["laptop", "ci"]);
+    let auth = f
+        .durin
+        .authenticate(&laptop.token, Transport::Header)
+        .await
+        .unwrap();
+    assert!(auth.has_scope("read") && !auth.has_scope("write"));
+    assert!(matches!(
+        f.durin
+            .revoke_named_token(&user(), &laptop.session.id)
+            .await,
+        Err(AuthError::NotFound)
+    ));
+    f.durin
+        .revoke_named_token(&u, &laptop.session.id)
+        .await
+        .unwrap();
+    assert!(
+        f.durin
+            .authenticate(&laptop.token, Transport::Header)
+            .await
+            .is_err()
+    );
+    assert_eq!(f.durin.named_tokens(&u).await.unwrap().len(), 1);
+    assert!(matches!(
+        f.durin.revoke_named_token(&u, &laptop.session.id).await,
+        Err(AuthError::NotFound)
+    ));
+}
+
+/// A duplicate name, an unknown scope and a full cap are refused, and nothing is stored.
+pub async fn named_tokens_refuse_duplicates_unknown_scopes_and_the_cap<S: FullStore>(
+    store: Arc<S>,
+) {
+    let f = tokens_fixture(store).await;
+    let u = user();
+    f.durin.create_named_token(&u, named("a")).await.unwrap();
+    assert!(matches!(
+        f.durin.create_named_token(&u, named("a")).await,
+        Err(AuthError::NameTaken)
+    ));
+    assert!(matches!(
+        f.durin
+            .create_named_token(&u, NamedToken { scopes: vec!["admin".into()], ..named("b") })
+            .await,
+        Err(AuthError::UnknownScope(s)) if s == "admin"
+    ));
+    f.durin.create_named_token(&u, named("b")).await.unwrap();
+    f.durin.create_named_token(&u, named("c")).await.unwrap();
+    assert!(matches!(
+        f.durin.create_named_token(&u, named("d")).await,
+        Err(AuthError::TokenLimit)
+    ));
+    assert_eq!(f.durin.named_tokens(&u).await.unwrap().len(), 3);
+    // Another user has a cap of their own.
+    f.durin
+        .create_named_token(&user(), named("a"))
+        .await
+        .unwrap();
+}
+
+/// Ten concurrent creations of one name give exactly one token; ten of distinct names
+/// against a cap of three give exactly three.
+pub async fn concurrent_named_token_creations_respect_name_and_cap<S: FullStore>(store: Arc<S>) {
+    let f = tokens_fixture(store).await;
+    for (u, same_name) in [(user(), true), (user(), false)] {
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let (durin, u) = (f.durin.clone(), u.clone());
+                let name = if same_name {
+                    "one".to_owned()
+                } else {
+                    format!("t{i}")
+                };
+                tokio::spawn(async move { durin.create_named_token(&u, named(&name)).await })
+            })
+            .collect();
+        let mut created = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => created += 1,
+                Err(AuthError::NameTaken | AuthError::TokenLimit) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(created, if same_name { 1 } else { 3 });
+    }
+}
+
+/// Logout-all ends named tokens and the API key too.
+pub async fn logout_all_ends_named_tokens_and_the_api_key<S: FullStore>(store: Arc<S>) {
+    let tokens = tokens_client();
+    let api = Client::new(client()).with_token_ttl(None);
+    let (t, a) = (tokens.name.clone(), api.name.clone());
+    let f = fixture_with(store, tokens, |b| b.tokens_client(t).api_access_client(a)).await;
+    f.durin.create_client(&api).await.unwrap();
+    let u = user();
+    let named_token = f.durin.create_named_token(&u, named("n")).await.unwrap();
+    let key = f.durin.create_api_key(&u, opts()).await.unwrap();
+    assert_eq!(f.durin.logout_all(&u).await.unwrap(), 2);
+    for token in [&named_token.token, &key.token] {
+        assert!(
+            f.durin
+                .authenticate(token, Transport::Header)
+                .await
+                .is_err()
+        );
+    }
+}
+
+/// Settings survive logout and re-login through the same client, are separate per
+/// client, and are refused (unchanged) beyond the size limit.
+pub async fn settings_survive_logout_and_are_per_client<S: FullStore>(store: Arc<S>) {
+    let f = fixture_with(store.clone(), Client::new(client()), |b| {
+        b.settings_store(store).settings_limit(1024)
+    })
+    .await;
+    let mobile = Client::new(client());
+    f.durin.create_client(&mobile).await.unwrap();
+    let u = user();
+    assert!(f.durin.settings(&u, &f.web).await.unwrap().is_empty());
+    let settings = serde_json::json!({"theme": "dark", "display_name": "Ann"});
+    let settings = settings.as_object().unwrap().clone();
+    f.durin.put_settings(&u, &f.web, &settings).await.unwrap();
+    let login = f.durin.login(&u, &f.web, opts()).await.unwrap();
+    let auth = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    f.durin.logout(&auth).await.unwrap();
+    f.durin.logout_all(&u).await.unwrap();
+    f.durin.login(&u, &f.web, opts()).await.unwrap();
+    assert_eq!(f.durin.settings(&u, &f.web).await.unwrap(), settings);
+    assert!(f.durin.settings(&u, &mobile.name).await.unwrap().is_empty());
+    let big = serde_json::json!({"blob": "x".repeat(2000)});
+    assert!(matches!(
+        f.durin
+            .put_settings(&u, &f.web, big.as_object().unwrap())
+            .await,
+        Err(AuthError::SettingsTooLarge { limit: 1024 })
+    ));
+    assert_eq!(f.durin.settings(&u, &f.web).await.unwrap(), settings);
+    assert!(f.durin.clear_settings(&u, &f.web).await.unwrap());
+    assert!(f.durin.settings(&u, &f.web).await.unwrap().is_empty());
+}
+
+/// Two nodes: a service and its cache per node over one store, and one channel. What one
+/// node revokes or changes, the other refuses at once, through its warm cache.
+struct Nodes {
+    a: Durin,
+    b: Durin,
+    channel: MemoryChannel,
+    _subscribers: Vec<crate::SubscriberHandle>,
+    web: ClientName,
+}
+
+async fn nodes<S: FullStore>(store: Arc<S>) -> Nodes {
+    let channel = MemoryChannel::new();
+    let key = DigestKey::generate("nodes");
+    let mut subscribers = Vec::new();
+    let mut node = || {
+        let bus = crate::InvalidationBus::new(Arc::new(channel.clone()));
+        let cached = Arc::new(CachedTokenStore::new(store.clone()).with_bus(&bus));
+        let durin = Durin::builder(cached, store.clone(), key.clone())
+            .bus(&bus)
+            .client_cache_ttl(Duration::from_secs(3600))
+            .build();
+        subscribers.push(bus.spawn_subscriber());
+        (durin, bus)
+    };
+    let (a, bus_a) = node();
+    let (b, bus_b) = node();
+    for bus in [bus_a, bus_b] {
+        let mut state = bus.watch_state();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            state.wait_for(|s| *s == crate::ChannelState::Live),
+        )
+        .await
+        .expect("the subscriber goes live")
+        .unwrap();
+    }
+    let web = Client::new(client());
+    a.create_client(&web).await.unwrap();
+    Nodes {
+        a,
+        b,
+        channel,
+        _subscribers: subscribers,
+        web: web.name,
+    }
+}
+
+/// Polls `check` until it holds (bounded): deliveries are asynchronous.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..500 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what} did not happen within 5 s");
+}
+
+/// A logout, logout-all and revocation on node A is refused on node B, whose cache held
+/// the session.
+pub async fn a_revocation_on_one_node_is_refused_on_another<S: FullStore>(store: Arc<S>) {
+    let n = nodes(store).await;
+    let u = user();
+    let login = n.a.login(&u, &n.web, opts()).await.unwrap();
+    for _ in 0..3 {
+        n.b.authenticate(&login.token, Transport::Header)
+            .await
+            .unwrap();
+    }
+    let auth =
+        n.a.authenticate(&login.token, Transport::Header)
+            .await
+            .unwrap();
+    n.a.logout(&auth).await.unwrap();
+    eventually("node B refusing the logged-out token", async || {
+        n.b.authenticate(&login.token, Transport::Header)
+            .await
+            .is_err()
+    })
+    .await;
+    let again = n.a.login(&u, &n.web, opts()).await.unwrap();
+    n.b.authenticate(&again.token, Transport::Header)
+        .await
+        .unwrap();
+    n.a.logout_all(&u).await.unwrap();
+    eventually("node B refusing after logout-all", async || {
+        n.b.authenticate(&again.token, Transport::Header)
+            .await
+            .is_err()
+    })
+    .await;
+    let third = n.b.login(&u, &n.web, opts()).await.unwrap();
+    n.b.authenticate(&third.token, Transport::Header)
+        .await
+        .unwrap();
+    n.a.authenticate(&third.token, Transport::Header)
+        .await
+        .unwrap();
+    n.b.revoke(&third.session.id).await.unwrap();
+    eventually("node A refusing a revoked session", async || {
+        n.a.authenticate(&third.token, Transport::Header)
+            .await
+            .is_err()
+    })
+    .await;
+}
+
+/// A client change on one node reaches the other's policy cache: a deleted client's
+/// tokens are refused there too.
+pub async fn client_changes_reach_other_nodes<S: FullStore>(store: Arc<S>) {
+    let n = nodes(store).await;
+    let login = n.a.login(&user(), &n.web, opts()).await.unwrap();
+    n.b.authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    let changed = Client::new(n.web.clone()).with_token_ttl(Some(Duration::from_secs(42)));
+    n.a.upsert_client(&changed).await.unwrap();
+    eventually("node B seeing the new TTL", async || {
+        n.b.client(&n.web).await.unwrap().unwrap().token_ttl == Some(Duration::from_secs(42))
+    })
+    .await;
+    n.a.delete_client(&n.web).await.unwrap();
+    eventually("node B refusing a deleted client's token", async || {
+        matches!(
+            n.b.authenticate(&login.token, Transport::Header).await,
+            Err(AuthError::InvalidToken(InvalidReason::ClientGone))
+        )
+    })
+    .await;
+}
+
+/// While a node's subscription is down its caches are bypassed, so even a change whose
+/// message was lost is seen; once it resubscribes it serves from the cache again.
+pub async fn a_node_without_its_subscription_reads_the_store<S: FullStore>(store: Arc<S>) {
+    let n = nodes(store.clone()).await;
+    let login = n.a.login(&user(), &n.web, opts()).await.unwrap();
+    n.b.authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    n.channel.set_down(true);
+    // A change no channel carries: straight to the store.
+    store
+        .remove(&login.session.id, crate::Removal::Delete)
+        .await
+        .unwrap();
+    eventually(
+        "node B bypassing its cache while the channel is down",
+        async || {
+            n.b.authenticate(&login.token, Transport::Header)
+                .await
+                .is_err()
+        },
+    )
+    .await;
+    n.channel.set_down(false);
+    let fresh = n.a.login(&user(), &n.web, opts()).await.unwrap();
+    eventually("node B back on its subscription", async || {
+        n.b.authenticate(&fresh.token, Transport::Header)
+            .await
+            .is_ok()
+    })
+    .await;
+    let auth =
+        n.b.authenticate(&fresh.token, Transport::Header)
+            .await
+            .unwrap();
+    n.b.logout(&auth).await.unwrap();
+    eventually("node A refusing after the channel came back", async || {
+        n.a.authenticate(&fresh.token, Transport::Header)
+            .await
+            .is_err()
+    })
+    .await;
+}
+
+/// A token whose prefix no client issues is refused without a token lookup; a client's
+/// own prefix is accepted.
+pub async fn foreign_prefixes_are_refused_without_a_lookup<S: FullStore>(store: Arc<S>) {
+    let counting = Arc::new(CountingStore::new(store.clone()));
+    let durin = Durin::builder(counting.clone(), store, DigestKey::generate("k")).build();
+    let custom = Client::new(client()).with_prefix(Some(crate::TokenPrefix::new("acme").unwrap()));
+    durin.create_client(&custom).await.unwrap();
+    for _ in 0..100 {
+        let forged = crate::TokenString::generate(&crate::TokenPrefix::new("zz9").unwrap());
+        assert!(matches!(
+            durin.authenticate(&forged, Transport::Header).await,
+            Err(AuthError::InvalidToken(InvalidReason::Format(
+                crate::TokenFormatError::ForeignPrefix
+            )))
+        ));
+    }
+    assert_eq!(counting.gets(), 0, "no token lookup for a foreign prefix");
+    let login = durin.login(&user(), &custom.name, opts()).await.unwrap();
+    assert!(login.token.expose_secret().starts_with("acme_"));
+    durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    let unknown_default = crate::TokenString::generate(&crate::TokenPrefix::default());
+    assert!(matches!(
+        durin
+            .authenticate(&unknown_default, Transport::Header)
+            .await,
+        Err(AuthError::InvalidToken(InvalidReason::Unknown))
+    ));
 }

@@ -7,10 +7,11 @@ use super::{client, keep, now, session, user};
 use crate::{SessionAdmin, SessionId, SessionQuery, TokenStore};
 
 /// Walking pages with the cursor visits every session once, in id order.
-pub async fn pages_follow_the_cursor_without_gaps<S>(admin: Arc<S>, store: Arc<S>)
+pub async fn pages_follow_the_cursor_without_gaps<S>(store: Arc<S>)
 where
     S: SessionAdmin + TokenStore,
 {
+    let admin = store.clone();
     let (u, t) = (user(), now());
     let mut expected = BTreeSet::new();
     for _ in 0..7 {
@@ -44,10 +45,11 @@ where
 }
 
 /// Filters by user and by client combine.
-pub async fn filters_by_user_and_client<S>(admin: Arc<S>, store: Arc<S>)
+pub async fn filters_by_user_and_client<S>(store: Arc<S>)
 where
     S: SessionAdmin + TokenStore,
 {
+    let admin = store.clone();
     let (u, other, c, t) = (user(), user(), client(), now());
     let mine = session(&u, &c, t);
     let mine_elsewhere = session(&u, &client(), t);
@@ -79,10 +81,11 @@ where
 }
 
 /// Per-client counting and removal.
-pub async fn counts_and_removes_client_sessions<S>(admin: Arc<S>, store: Arc<S>)
+pub async fn counts_and_removes_client_sessions<S>(store: Arc<S>)
 where
     S: SessionAdmin + TokenStore,
 {
+    let admin = store.clone();
     let (c, t) = (client(), now());
     let mut digests = Vec::new();
     for _ in 0..3 {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::{client, digest, ids, keep, now, session, user};
 use crate::{
-    InsertPolicy, RefreshLookup, RefreshState, Removal, Rotation, Session, TokenStore, Transport,
+    InsertOutcome, InsertPolicy, RefreshLookup, RefreshState, Refusal, Removal, Rotation, Session,
+    TokenName, TokenStore, Transport, WhenFull,
 };
 
 type Store = Arc<dyn TokenStore>;
@@ -16,6 +17,17 @@ async fn put(store: &Store, s: &Session, max: u32) -> Vec<Session> {
         .insert(s, keep(max, s.created_at))
         .await
         .expect("insert")
+        .into_removed()
+        .expect("an evicting insert is never refused")
+}
+
+/// `get`, as an owned session for comparisons.
+async fn get(store: &Store, digest: &crate::TokenDigest) -> Option<Session> {
+    store
+        .get(digest)
+        .await
+        .expect("get")
+        .map(Arc::unwrap_or_clone)
 }
 
 /// A session comes back from `get` exactly as inserted.
@@ -32,17 +44,17 @@ pub async fn insert_then_get_round_trips_every_field(store: Store) {
         expires_at: t.saturating_add(Duration::from_secs(7200)),
     });
     assert!(put(&store, &s, 1).await.is_empty());
-    assert_eq!(store.get(&s.digest).await.unwrap(), Some(s.clone()));
+    assert_eq!(get(&store, &s.digest).await, Some(s.clone()));
 
     let mut forever = session(&user(), &client(), t);
     forever.expires_at = None;
     put(&store, &forever, 1).await;
-    assert_eq!(store.get(&forever.digest).await.unwrap(), Some(forever));
+    assert_eq!(get(&store, &forever.digest).await, Some(forever));
 }
 
 /// An unknown digest finds nothing.
 pub async fn unknown_digest_is_none(store: Store) {
-    assert_eq!(store.get(&digest()).await.unwrap(), None);
+    assert_eq!(get(&store, &digest()).await, None);
     assert_eq!(store.get_by_refresh(&digest()).await.unwrap(), None);
 }
 
@@ -70,9 +82,9 @@ pub async fn insert_evicts_the_oldest_beyond_max(store: Store) {
     assert!(put(&store, &b, 2).await.is_empty());
     let removed = put(&store, &d, 2).await;
     assert_eq!(ids(&removed), ids(std::slice::from_ref(&a)));
-    assert_eq!(store.get(&a.digest).await.unwrap(), None);
-    assert!(store.get(&b.digest).await.unwrap().is_some());
-    assert!(store.get(&d.digest).await.unwrap().is_some());
+    assert_eq!(get(&store, &a.digest).await, None);
+    assert!(get(&store, &b.digest).await.is_some());
+    assert!(get(&store, &d.digest).await.is_some());
     // Durin's default: one token per user per client.
     let e = session(&u, &c, t.saturating_add(Duration::from_millis(30)));
     let removed = put(&store, &e, 1).await;
@@ -91,8 +103,8 @@ pub async fn eviction_counts_only_the_same_user_and_client(store: Store) {
     let newer = session(&u, &c, t.saturating_add(Duration::from_millis(5)));
     let removed = put(&store, &newer, 1).await;
     assert_eq!(ids(&removed), ids(std::slice::from_ref(&mine)));
-    assert!(store.get(&mine_elsewhere.digest).await.unwrap().is_some());
-    assert!(store.get(&theirs.digest).await.unwrap().is_some());
+    assert!(get(&store, &mine_elsewhere.digest).await.is_some());
+    assert!(get(&store, &theirs.digest).await.is_some());
 }
 
 /// Expired and revoked sessions do not count against the cap and are not evicted.
@@ -102,12 +114,17 @@ pub async fn eviction_ignores_expired_and_revoked_sessions(store: Store) {
     expired.expires_at = Some(t.saturating_sub(Duration::from_secs(10)));
     put(&store, &expired, 1).await;
     let live = session(&u, &c, t);
-    let removed = store.insert(&live, keep(1, t)).await.unwrap();
+    let removed = store
+        .insert(&live, keep(1, t))
+        .await
+        .unwrap()
+        .into_removed()
+        .unwrap();
     assert!(
         removed.is_empty(),
         "an expired session is not live: {removed:?}"
     );
-    assert!(store.get(&expired.digest).await.unwrap().is_some());
+    assert!(get(&store, &expired.digest).await.is_some());
 
     let revoked_at = t.saturating_add(Duration::from_millis(1));
     store
@@ -115,7 +132,12 @@ pub async fn eviction_ignores_expired_and_revoked_sessions(store: Store) {
         .await
         .unwrap();
     let next = session(&u, &c, t.saturating_add(Duration::from_millis(2)));
-    let removed = store.insert(&next, keep(1, next.created_at)).await.unwrap();
+    let removed = store
+        .insert(&next, keep(1, next.created_at))
+        .await
+        .unwrap()
+        .into_removed()
+        .unwrap();
     assert!(
         removed.is_empty(),
         "a revoked session is not live: {removed:?}"
@@ -133,7 +155,12 @@ pub async fn audit_mode_eviction_keeps_a_revoked_record(store: Store) {
         removal: Removal::Revoke { at },
         ..keep(1, at)
     };
-    let removed = store.insert(&new, policy).await.unwrap();
+    let removed = store
+        .insert(&new, policy)
+        .await
+        .unwrap()
+        .into_removed()
+        .unwrap();
     assert_eq!(ids(&removed), ids(std::slice::from_ref(&old)));
     let kept = store
         .get(&old.digest)
@@ -157,10 +184,15 @@ pub async fn single_login_removes_every_other_session(store: Store) {
         single_login: true,
         ..keep(5, only.created_at)
     };
-    let removed = store.insert(&only, policy).await.unwrap();
+    let removed = store
+        .insert(&only, policy)
+        .await
+        .unwrap()
+        .into_removed()
+        .unwrap();
     assert_eq!(ids(&removed), ids(&[a, b]));
     assert_eq!(ids(&store.list_by_user(&u).await.unwrap()), ids(&[only]));
-    assert!(store.get(&theirs.digest).await.unwrap().is_some());
+    assert!(get(&store, &theirs.digest).await.is_some());
 }
 
 /// A digest that exists already is refused, and nothing changes.
@@ -171,7 +203,7 @@ pub async fn duplicate_digest_is_refused(store: Store) {
     let mut clash = session(&u, &c, t);
     clash.digest = first.digest;
     assert!(store.insert(&clash, keep(5, t)).await.is_err());
-    assert_eq!(store.get(&first.digest).await.unwrap(), Some(first));
+    assert_eq!(get(&store, &first.digest).await, Some(first));
     assert_eq!(store.get_by_id(&clash.id).await.unwrap(), None);
 }
 
@@ -197,7 +229,7 @@ pub async fn extend_moves_the_expiry(store: Store) {
     let updated = store.extend(&s.id, Some(until), at).await.unwrap().unwrap();
     assert_eq!(updated.expires_at, Some(until));
     assert_eq!(updated.renewed_at, Some(at));
-    assert_eq!(store.get(&s.digest).await.unwrap(), Some(updated));
+    assert_eq!(get(&store, &s.digest).await, Some(updated));
     let forever = store.extend(&s.id, None, at).await.unwrap().unwrap();
     assert_eq!(forever.expires_at, None);
 }
@@ -209,7 +241,7 @@ pub async fn extend_never_resurrects_a_removed_session(store: Store) {
     store.remove(&s.id, Removal::Delete).await.unwrap();
     let later = s.created_at.saturating_add(Duration::from_secs(9999));
     assert_eq!(store.extend(&s.id, Some(later), later).await.unwrap(), None);
-    assert_eq!(store.get(&s.digest).await.unwrap(), None);
+    assert_eq!(get(&store, &s.digest).await, None);
     assert_eq!(store.get_by_id(&s.id).await.unwrap(), None);
 }
 
@@ -221,7 +253,7 @@ pub async fn extend_never_resurrects_a_revoked_session(store: Store) {
     store.remove(&s.id, Removal::Revoke { at }).await.unwrap();
     let later = at.saturating_add(Duration::from_secs(9999));
     assert_eq!(store.extend(&s.id, Some(later), later).await.unwrap(), None);
-    let kept = store.get(&s.digest).await.unwrap().unwrap();
+    let kept = get(&store, &s.digest).await.unwrap();
     assert_eq!(kept.revoked_at, Some(at));
     assert_eq!(kept.expires_at, s.expires_at);
 }
@@ -232,7 +264,7 @@ pub async fn touch_records_last_use(store: Store) {
     put(&store, &s, 1).await;
     let at = s.created_at.saturating_add(Duration::from_secs(3));
     store.touch(&s.id, at).await.unwrap();
-    let got = store.get(&s.digest).await.unwrap().unwrap();
+    let got = get(&store, &s.digest).await.unwrap();
     assert_eq!(got.last_used_at, Some(at));
     store
         .touch(&crate::SessionId::generate(), at)
@@ -247,8 +279,8 @@ pub async fn rekey_replaces_the_digest(store: Store) {
     let new = digest();
     assert!(!store.rekey(&s.id, &digest(), &new).await.unwrap());
     assert!(store.rekey(&s.id, &s.digest, &new).await.unwrap());
-    assert_eq!(store.get(&s.digest).await.unwrap(), None);
-    let got = store.get(&new).await.unwrap().unwrap();
+    assert_eq!(get(&store, &s.digest).await, None);
+    let got = get(&store, &new).await.unwrap();
     assert_eq!((got.id, got.digest), (s.id, new));
 }
 
@@ -268,6 +300,7 @@ pub async fn rotate_replaces_both_tokens_and_remembers_the_old_refresh(store: St
     );
     let at = t.saturating_add(Duration::from_secs(60));
     let rotation = Rotation {
+        previous_digest: s.digest,
         digest: digest(),
         refresh_digest: digest(),
         refresh_expires_at: at.saturating_add(Duration::from_secs(7200)),
@@ -290,15 +323,8 @@ pub async fn rotate_replaces_both_tokens_and_remembers_the_old_refresh(store: St
             expires_at: rotation.refresh_expires_at
         })
     );
-    assert_eq!(
-        store.get(&s.digest).await.unwrap(),
-        None,
-        "old access token"
-    );
-    assert_eq!(
-        store.get(&rotation.digest).await.unwrap(),
-        Some(rotated.clone())
-    );
+    assert_eq!(get(&store, &s.digest).await, None, "old access token");
+    assert_eq!(get(&store, &rotation.digest).await, Some(rotated.clone()));
     assert_eq!(
         store.get_by_refresh(&first_refresh).await.unwrap(),
         Some(RefreshLookup::Rotated(s.id.clone()))
@@ -322,6 +348,7 @@ pub async fn rotate_with_a_stale_refresh_digest_does_nothing(store: Store) {
     });
     put(&store, &s, 1).await;
     let rotation = Rotation {
+        previous_digest: s.digest,
         digest: digest(),
         refresh_digest: digest(),
         refresh_expires_at: t.saturating_add(Duration::from_secs(9000)),
@@ -332,7 +359,7 @@ pub async fn rotate_with_a_stale_refresh_digest_does_nothing(store: Store) {
         store.rotate(&s.id, &digest(), &rotation).await.unwrap(),
         None
     );
-    assert_eq!(store.get(&s.digest).await.unwrap(), Some(s.clone()));
+    assert_eq!(get(&store, &s.digest).await, Some(s.clone()));
     store.remove(&s.id, Removal::Delete).await.unwrap();
     let presented = s.refresh.as_ref().unwrap().digest;
     assert_eq!(
@@ -350,7 +377,7 @@ pub async fn remove_deletes_once(store: Store) {
         Some(s.clone())
     );
     assert_eq!(store.remove(&s.id, Removal::Delete).await.unwrap(), None);
-    assert_eq!(store.get(&s.digest).await.unwrap(), None);
+    assert_eq!(get(&store, &s.digest).await, None);
     assert!(store.list_by_user(&s.user_id).await.unwrap().is_empty());
 }
 
@@ -367,7 +394,7 @@ pub async fn remove_in_audit_mode_marks_revoked(store: Store) {
         store.remove(&s.id, Removal::Revoke { at }).await.unwrap(),
         None
     );
-    let kept = store.get(&s.digest).await.unwrap().unwrap();
+    let kept = get(&store, &s.digest).await.unwrap();
     assert_eq!(kept.revoked_at, Some(at));
 }
 
@@ -413,7 +440,7 @@ pub async fn remove_user_is_isolated_per_user(store: Store) {
             .len(),
         1
     );
-    assert_eq!(store.get(&theirs.digest).await.unwrap(), Some(theirs));
+    assert_eq!(get(&store, &theirs.digest).await, Some(theirs));
 }
 
 /// Purge deletes sessions that expired before the cut-off and keeps the rest.
@@ -432,9 +459,9 @@ pub async fn purge_deletes_only_long_expired_sessions(store: Store) {
     let cutoff = t.saturating_sub(Duration::from_secs(3600));
     // (Stores with native expiry may have dropped `long_gone` already.)
     while store.purge_expired(cutoff, 1000).await.unwrap() == 1000 {}
-    assert_eq!(store.get(&long_gone.digest).await.unwrap(), None);
+    assert_eq!(get(&store, &long_gone.digest).await, None);
     for s in [&recently, &live, &forever] {
-        assert!(store.get(&s.digest).await.unwrap().is_some(), "{:?}", s.id);
+        assert!(get(&store, &s.digest).await.is_some(), "{:?}", s.id);
     }
 }
 
@@ -455,7 +482,7 @@ pub async fn purge_keeps_sessions_with_a_live_refresh_token(store: Store) {
     put(&store, &s, 1).await;
     let cutoff = t.saturating_sub(Duration::from_secs(3600));
     while store.purge_expired(cutoff, 1000).await.unwrap() == 1000 {}
-    assert!(store.get(&s.digest).await.unwrap().is_some());
+    assert!(get(&store, &s.digest).await.is_some());
 }
 
 /// Purge deletes at most `batch` sessions per call.
@@ -539,12 +566,7 @@ pub async fn logout_all_racing_logins_leaves_nothing_issued_before(store: Store)
         r.await.unwrap().unwrap();
     }
     for s in &before {
-        assert_eq!(
-            store.get(&s.digest).await.unwrap(),
-            None,
-            "{:?} survived",
-            s.id
-        );
+        assert_eq!(get(&store, &s.digest).await, None, "{:?} survived", s.id);
     }
 }
 
@@ -565,7 +587,129 @@ pub async fn renew_racing_revoke_never_resurrects(store: Store) {
         };
         renew.await.unwrap().unwrap();
         assert!(revoke.await.unwrap().unwrap().is_some());
-        assert_eq!(store.get(&s.digest).await.unwrap(), None);
+        assert_eq!(get(&store, &s.digest).await, None);
         assert_eq!(store.get_by_id(&s.id).await.unwrap(), None);
     }
+}
+
+/// A refusing insert into a full pair writes nothing and says why.
+pub async fn a_refusing_insert_into_a_full_pair_writes_nothing(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let first = session(&u, &c, t);
+    let policy = InsertPolicy {
+        when_full: WhenFull::Refuse,
+        ..keep(1, t)
+    };
+    assert_eq!(
+        store.insert(&first, policy).await.unwrap(),
+        InsertOutcome::Inserted { removed: vec![] }
+    );
+    let second = session(&u, &c, t.saturating_add(Duration::from_millis(1)));
+    assert_eq!(
+        store.insert(&second, policy).await.unwrap(),
+        InsertOutcome::Refused(Refusal::Full)
+    );
+    assert_eq!(get(&store, &second.digest).await, None);
+    assert!(get(&store, &first.digest).await.is_some());
+    // Another client's pair is not full.
+    let elsewhere = session(&u, &client(), t);
+    assert!(matches!(
+        store.insert(&elsewhere, policy).await.unwrap(),
+        InsertOutcome::Inserted { .. }
+    ));
+}
+
+/// A named session comes back with its name; a second live one of that name is refused,
+/// and the name is free again once the first has expired or been removed.
+pub async fn a_live_name_is_taken_and_freed_by_removal(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let name = TokenName::new("laptop").unwrap();
+    let mut first = session(&u, &c, t);
+    first.name = Some(name.clone());
+    store.insert(&first, keep(10, t)).await.unwrap();
+    assert_eq!(
+        get(&store, &first.digest).await.unwrap().name,
+        Some(name.clone())
+    );
+    let mut clash = session(&u, &client(), t);
+    clash.name = Some(name.clone());
+    assert_eq!(
+        store.insert(&clash, keep(10, t)).await.unwrap(),
+        InsertOutcome::Refused(Refusal::NameTaken),
+        "names are unique per user, across clients"
+    );
+    assert_eq!(get(&store, &clash.digest).await, None);
+    // Another user may use the name.
+    let mut theirs = session(&user(), &c, t);
+    theirs.name = Some(name.clone());
+    assert!(matches!(
+        store.insert(&theirs, keep(10, t)).await.unwrap(),
+        InsertOutcome::Inserted { .. }
+    ));
+    store.remove(&first.id, Removal::Delete).await.unwrap();
+    assert!(matches!(
+        store.insert(&clash, keep(10, t)).await.unwrap(),
+        InsertOutcome::Inserted { .. }
+    ));
+    // An expired token does not hold its name.
+    let mut expired = session(&u, &c, t.saturating_sub(Duration::from_secs(20)));
+    expired.name = Some(TokenName::new("old").unwrap());
+    expired.expires_at = Some(t.saturating_sub(Duration::from_secs(10)));
+    store.insert(&expired, keep(10, t)).await.unwrap();
+    let mut again = session(&u, &c, t);
+    again.name = Some(TokenName::new("old").unwrap());
+    assert!(matches!(
+        store.insert(&again, keep(10, t)).await.unwrap(),
+        InsertOutcome::Inserted { .. }
+    ));
+}
+
+/// Of 20 concurrent inserts of one name, exactly one wins.
+pub async fn concurrent_inserts_of_one_name_let_exactly_one_win(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            let mut s = session(&u, &c, t);
+            s.name = Some(TokenName::new("deploy").unwrap());
+            tokio::spawn(async move { store.insert(&s, keep(100, t)).await })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            InsertOutcome::Inserted { .. } => won += 1,
+            InsertOutcome::Refused(why) => assert_eq!(why, Refusal::NameTaken),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.list_by_user(&u).await.unwrap().len(), 1);
+}
+
+/// 20 concurrent refusing inserts into a pair capped at 3 store exactly 3.
+pub async fn concurrent_refusing_inserts_never_exceed_the_cap(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let policy = InsertPolicy {
+        when_full: WhenFull::Refuse,
+        ..keep(3, t)
+    };
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            let s = session(&u, &c, t);
+            tokio::spawn(async move { store.insert(&s, policy).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            InsertOutcome::Inserted { removed } => {
+                assert!(removed.is_empty(), "a refusing insert evicts nothing");
+                stored += 1;
+            }
+            InsertOutcome::Refused(why) => assert_eq!(why, Refusal::Full),
+        }
+    }
+    assert_eq!(stored, 3);
+    assert_eq!(store.list_by_user(&u).await.unwrap().len(), 3);
 }

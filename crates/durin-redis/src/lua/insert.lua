@@ -3,8 +3,12 @@
 -- KEYS: 1 record (s:<digest>), 2 id key, 3 user index, 4 all ids, 5 client index,
 --       6 purge index, [7 refresh key]
 -- ARGV: 3 header JSON, 4 body (leading newline), 5 max per client, 6 single login (1|0),
---       7 removal (delete|revoke), 8 revocation time, 9 now
--- Returns the raw records of the removed sessions, as they were.
+--       7 removal (delete|revoke), 8 revocation time, 9 now, 10 when full (evict|refuse)
+-- Returns {'ok', removed records as they were...}, or {'full'} / {'name'} when refused
+-- (nothing written).
+--
+-- The policy is durin_core::plan_insert's, in Lua because the check and the writes must
+-- be one atomic step; the token-store conformance suite holds both to the same cases.
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1
     or (KEYS[7] and redis.call('EXISTS', KEYS[7]) == 1) then
   return redis.error_reply('DURINCONFLICT session id or digest exists')
@@ -14,6 +18,9 @@ local max = tonumber(ARGV[5])
 if max < 1 then max = 1 end
 local single = ARGV[6] == '1'
 local now = tonumber(ARGV[9])
+local refuse = ARGV[10] == 'refuse'
+local name = new.n
+if name == NULL then name = nil end
 
 -- The user's live sessions that count, oldest first (the index orders by created_at,
 -- then id). Members whose keys Redis expired are pruned on the way.
@@ -23,14 +30,22 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   if h == nil then
     redis.call('ZREM', KEYS[3], id)
     redis.call('ZREM', KEYS[4], id)
-  elseif is_live(h, now) and (single or h.c == new.c) then
-    live[#live + 1] = {h, body, raw}
+  elseif is_live(h, now) then
+    if name ~= nil and h.n == name then
+      return {'name'}
+    end
+    if single or h.c == new.c then
+      live[#live + 1] = {h, body, raw}
+    end
   end
 end
 
 local excess = #live
 if not single then excess = #live - (max - 1) end
-local removed = {}
+if excess > 0 and refuse and not single then
+  return {'full'}
+end
+local removed = {'ok'}
 for i = 1, excess do
   local s = live[i]
   local r = remove(s[1], s[2], s[3], ARGV[7], ARGV[8])
