@@ -7,8 +7,9 @@ use durin_http::{Api, HttpError, LoginForm, Reply};
 
 use crate::extract::{ApiError, Auth};
 
-/// Registers every endpoint of the contract, relative to the enclosing scope (the
-/// examples use `/api`), each path with and without its trailing slash:
+/// Registers every endpoint of [`durin_http::ROUTES`], relative to the enclosing scope (the
+/// examples use `/api`), each path with and without its trailing slash (requests,
+/// answers and errors: `docs/http-api.md`):
 ///
 /// | route | |
 /// |---|---|
@@ -23,30 +24,25 @@ use crate::extract::{ApiError, Auth};
 /// scope: `web::scope("/api").wrap(DurinMiddleware::new(api.clone()))
 /// .app_data(web::Data::new(api)).configure(durin_actix::endpoints)`.
 pub fn endpoints(config: &mut web::ServiceConfig) {
-    for slash in ["", "/"] {
-        config
-            .route(&format!("/login{slash}"), web::post().to(login))
-            .route(&format!("/refresh{slash}"), web::post().to(refresh))
-            .route(
-                &format!("/token/refresh{slash}"),
-                web::post().to(token_refresh),
-            )
-            .route(&format!("/logout{slash}"), web::post().to(logout))
-            .route(&format!("/logoutall{slash}"), web::post().to(logout_all))
-            .route(&format!("/sessions{slash}"), web::get().to(sessions))
-            .route(
-                &format!("/sessions/{{id}}{slash}"),
-                web::delete().to(delete_session),
-            )
-            .route(&format!("/apiaccess{slash}"), web::get().to(api_access))
-            .route(
-                &format!("/apiaccess{slash}"),
-                web::post().to(create_api_access),
-            )
-            .route(
-                &format!("/apiaccess{slash}"),
-                web::delete().to(delete_api_access),
-            );
+    for &(method, path) in durin_http::ROUTES {
+        for form in durin_http::path_forms(path) {
+            let route = match (method, path) {
+                ("POST", "login/") => web::post().to(login),
+                ("POST", "refresh/") => web::post().to(refresh),
+                ("POST", "token/refresh/") => web::post().to(token_refresh),
+                ("POST", "logout/") => web::post().to(logout),
+                ("POST", "logoutall/") => web::post().to(logout_all),
+                ("GET", "sessions/") => web::get().to(sessions),
+                ("DELETE", "sessions/{id}") => web::delete().to(delete_session),
+                ("GET", "apiaccess/") => web::get().to(api_access),
+                ("POST", "apiaccess/") => web::post().to(create_api_access),
+                ("DELETE", "apiaccess/") => web::delete().to(delete_api_access),
+                _ => panic!(
+                    "durin_http::ROUTES lists {method} {path}, which durin-actix does not serve"
+                ),
+            };
+            config.route(&form, route);
+        }
     }
 }
 

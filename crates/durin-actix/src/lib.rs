@@ -30,7 +30,16 @@
 //! The middleware never rejects a request by itself. [`Auth`] answers 401 without
 //! credentials; [`OptionalAuth`] gives `None` then; both reject a bad or expired token
 //! (401) and a store outage (503). (actix-web's blanket `Option<T>` extractor turns every
-//! rejection into `None`, a bad token included; use [`OptionalAuth`] instead.)
+//! rejection into `None`, a bad token included; use [`OptionalAuth`] instead.) A
+//! malformed header or token is refused before any store is asked. Every endpoint's
+//! requests, answers and messages are described in `docs/http-api.md` in the durin
+//! repository.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `testing` | no | `testing` (durin-http's): `TestStack`, whose `login_as(user, client)` gives a ready `Authorization` header for `actix_web::test` |
 
 mod endpoints;
 mod extract;
@@ -43,3 +52,8 @@ pub use guard::Guard;
 pub use middleware::DurinMiddleware;
 
 pub use durin_http::{Api, CredentialChecker, HttpConfig};
+
+/// Test helpers (feature `testing`): `testing::TestStack` builds an in-memory durin stack
+/// and `login_as(user, client)` returns a ready `Authorization` header value.
+#[cfg(feature = "testing")]
+pub use durin_http::testing;

@@ -7,13 +7,14 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use durin_http::{Api, HttpError, LoginForm, Reply};
 
 use crate::extract::{ApiError, Auth};
 
-/// Every endpoint of the contract, relative to where the router is nested (the examples
-/// use `/api`), each path with and without its trailing slash:
+/// Every endpoint of [`durin_http::ROUTES`], relative to where the router is nested (the
+/// examples use `/api`), each path with and without its trailing slash (requests,
+/// answers and errors: `docs/http-api.md`):
 ///
 /// | route | |
 /// |---|---|
@@ -28,24 +29,25 @@ use crate::extract::{ApiError, Auth};
 /// usually wraps the application's own routes too, so each request is authenticated once).
 pub fn endpoints(api: Api) -> Router {
     let mut router = Router::new();
-    for (path, route) in [
-        ("login", post(login)),
-        ("refresh", post(refresh)),
-        ("token/refresh", post(token_refresh)),
-        ("logout", post(logout)),
-        ("logoutall", post(logout_all)),
-        ("sessions", axum::routing::get(sessions)),
-        ("sessions/{id}", delete(delete_session)),
-        (
-            "apiaccess",
-            axum::routing::get(api_access)
-                .post(create_api_access)
-                .delete(delete_api_access),
-        ),
-    ] {
-        router = router
-            .route(&format!("/{path}"), route.clone())
-            .route(&format!("/{path}/"), route);
+    for &(method, path) in durin_http::ROUTES {
+        let route = match (method, path) {
+            ("POST", "login/") => post(login),
+            ("POST", "refresh/") => post(refresh),
+            ("POST", "token/refresh/") => post(token_refresh),
+            ("POST", "logout/") => post(logout),
+            ("POST", "logoutall/") => post(logout_all),
+            ("GET", "sessions/") => get(sessions),
+            ("DELETE", "sessions/{id}") => delete(delete_session),
+            ("GET", "apiaccess/") => get(api_access),
+            ("POST", "apiaccess/") => post(create_api_access),
+            ("DELETE", "apiaccess/") => delete(delete_api_access),
+            _ => {
+                panic!("durin_http::ROUTES lists {method} {path}, which durin-axum does not serve")
+            }
+        };
+        for form in durin_http::path_forms(path) {
+            router = router.route(&form, route.clone());
+        }
     }
     router.with_state(api)
 }

@@ -26,6 +26,43 @@
 //! The layer never rejects a request by itself: a route without an extractor or guard
 //! stays public. [`Auth`] answers 401 when there are no credentials; `Option<Auth>` gives
 //! `None` then, and both reject a bad or expired token (401) and a store outage (503).
+//! A malformed header or token is refused before any store is asked. Every endpoint's
+//! requests, answers and messages are described in `docs/http-api.md` in the durin
+//! repository.
+//!
+//! # Testing handlers
+//!
+//! With the `testing` feature, [`testing::TestStack`] builds an in-memory durin stack;
+//! `login_as(user, client)` returns a ready `Authorization` header for
+//! `tower::ServiceExt::oneshot`:
+//!
+//! ```
+//! # #[cfg(feature = "testing")]
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use axum::{Router, body::Body, http::Request, routing::get};
+//! use durin_axum::{Auth, DurinLayer, testing::TestStack};
+//! use tower::ServiceExt as _;
+//!
+//! async fn me(Auth(auth): Auth) -> String {
+//!     auth.user_id().to_string()
+//! }
+//!
+//! let stack = TestStack::new();
+//! let app = Router::new().route("/me", get(me)).layer(DurinLayer::new(stack.api()));
+//! let request = Request::get("/me")
+//!     .header("Authorization", stack.login_as("alice", "web").await)
+//!     .body(Body::empty())
+//!     .unwrap();
+//! assert_eq!(app.oneshot(request).await.unwrap().status(), 200);
+//! # }
+//! # #[cfg(not(feature = "testing"))] fn main() {}
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `testing` | no | `testing` (durin-http's): `TestStack`, `login_as` |
 
 mod endpoints;
 mod extract;
@@ -38,3 +75,8 @@ pub use guard::{Guard, GuardLayer};
 pub use layer::{DurinLayer, DurinService};
 
 pub use durin_http::{Api, CredentialChecker, HttpConfig};
+
+/// Test helpers (feature `testing`): `testing::TestStack` builds an in-memory durin stack
+/// and `login_as(user, client)` returns a ready `Authorization` header value.
+#[cfg(feature = "testing")]
+pub use durin_http::testing;

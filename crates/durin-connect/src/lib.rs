@@ -7,6 +7,18 @@
 //! | `postgres://...`, `postgresql://...` | [`durin_sqlx::PostgresStore`] |
 //! | `redis://host:port[/db][?prefix=P]`, `rediss://...` | [`durin_redis::RedisStore`] and [`durin_redis::RedisThrottle`] (key prefix `P`, default `durin`) |
 //!
+//! Each backend is a cargo feature, all on by default; a URL of a backend the build leaves
+//! out is refused with [`ConnectError::FeatureDisabled`], naming the feature:
+//!
+//! | feature | URLs | pulls in |
+//! |---|---|---|
+//! | `sqlite` (default) | `sqlite:` | durin-sqlx's `sqlite` (sqlx's SQLite driver) |
+//! | `postgres` (default) | `postgres://`, `postgresql://` | durin-sqlx's `postgres` (sqlx's PostgreSQL driver) |
+//! | `redis` (default) | `redis://`, `rediss://` | durin-redis |
+//!
+//! durin-sqlx itself is always a dependency (for [`durin_sqlx::PoolConfig`]), without a
+//! driver unless `sqlite` or `postgres` is on.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), durin_connect::ConnectError> {
 //! let stores = durin_connect::open("sqlite://durin.db").await?;
@@ -23,7 +35,10 @@ use std::sync::Arc;
 use durin_core::{
     ClientStore, DigestKey, SessionAdmin, SettingsStore, StoreError, Throttle, TokenStore,
 };
-use durin_sqlx::{PostgresStore, SqliteStore};
+#[cfg(feature = "postgres")]
+use durin_sqlx::PostgresStore;
+#[cfg(feature = "sqlite")]
+use durin_sqlx::SqliteStore;
 
 /// Which backend a URL named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +83,11 @@ pub struct Stores {
 
 #[derive(Clone)]
 enum Sql {
+    #[cfg(feature = "sqlite")]
     Sqlite(Arc<SqliteStore>),
+    #[cfg(feature = "postgres")]
     Postgres(Arc<PostgresStore>),
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     None,
 }
 
@@ -90,6 +108,14 @@ pub enum ConnectError {
         "unsupported database URL {0:?}: use sqlite:PATH, sqlite::memory:, postgres://USER@HOST/DB or redis://HOST:PORT"
     )]
     UnsupportedUrl(String),
+    /// The URL names a backend this build leaves out (a cargo feature of durin-connect).
+    #[error("{scheme}: URLs need durin-connect's `{feature}` feature, which this build leaves out")]
+    FeatureDisabled {
+        /// The URL's scheme.
+        scheme: String,
+        /// The feature that would open it.
+        feature: &'static str,
+    },
     /// The backend failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -98,7 +124,8 @@ pub enum ConnectError {
 /// Opens the store `url` names (see the table in the crate docs). Does not migrate.
 ///
 /// # Errors
-/// [`ConnectError::UnsupportedUrl`], or the backend's error (unreachable: `Unavailable`).
+/// [`ConnectError::UnsupportedUrl`], [`ConnectError::FeatureDisabled`], or the backend's
+/// error (unreachable: `Unavailable`).
 pub async fn open(url: &str) -> Result<Stores, ConnectError> {
     open_with(url, &durin_sqlx::PoolConfig::default()).await
 }
@@ -108,22 +135,51 @@ pub async fn open(url: &str) -> Result<Stores, ConnectError> {
 /// # Errors
 /// As [`open`].
 pub async fn open_with(url: &str, pool: &durin_sqlx::PoolConfig) -> Result<Stores, ConnectError> {
-    let scheme = url.split(':').next().unwrap_or_default();
-    match scheme {
-        "sqlite" => Ok(Stores::sqlite(Arc::new(
+    let _ = pool; // unused when neither SQL feature is on
+    match backend_of(url)? {
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite => Ok(Stores::sqlite(Arc::new(
             SqliteStore::connect_with(url, pool).await?,
         ))),
-        "postgres" | "postgresql" => Ok(Stores::postgres(Arc::new(
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => Ok(Stores::postgres(Arc::new(
             PostgresStore::connect_with(url, pool).await?,
         ))),
-        "redis" | "rediss" => {
+        #[cfg(feature = "redis")]
+        Backend::Redis => {
             let (url, config) = redis_config(url)?;
             let store = durin_redis::RedisStore::connect_with(&url, config)
                 .await
                 .map_err(StoreError::from)?;
             Ok(Stores::redis(Arc::new(store)))
         }
+        #[allow(unreachable_patterns)] // reachable only when a feature is off
+        backend => Err(disabled(url, backend)),
+    }
+}
+
+/// Which backend `url` names, before any feature is considered.
+///
+/// # Errors
+/// [`ConnectError::UnsupportedUrl`] for a scheme durin does not know.
+pub fn backend_of(url: &str) -> Result<Backend, ConnectError> {
+    match url.split(':').next().unwrap_or_default() {
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        "redis" | "rediss" => Ok(Backend::Redis),
         _ => Err(ConnectError::UnsupportedUrl(redact(url))),
+    }
+}
+
+/// The error for a backend whose feature is off.
+fn disabled(url: &str, backend: Backend) -> ConnectError {
+    ConnectError::FeatureDisabled {
+        scheme: url.split(':').next().unwrap_or_default().to_owned(),
+        feature: match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Redis => "redis",
+        },
     }
 }
 
@@ -133,27 +189,33 @@ pub async fn open_with(url: &str, pool: &durin_sqlx::PoolConfig) -> Result<Store
 /// start, and answer, whatever the state of their database.
 ///
 /// # Errors
-/// [`ConnectError::UnsupportedUrl`]; [`StoreError::Backend`] for a malformed URL.
+/// [`ConnectError::UnsupportedUrl`], [`ConnectError::FeatureDisabled`];
+/// [`StoreError::Backend`] for a malformed URL.
 pub fn open_lazy(url: &str, pool: &durin_sqlx::PoolConfig) -> Result<Stores, ConnectError> {
-    let scheme = url.split(':').next().unwrap_or_default();
-    match scheme {
-        "sqlite" => Ok(Stores::sqlite(Arc::new(SqliteStore::connect_lazy(
+    let _ = pool; // unused when neither SQL feature is on
+    match backend_of(url)? {
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite => Ok(Stores::sqlite(Arc::new(SqliteStore::connect_lazy(
             url, pool,
         )?))),
-        "postgres" | "postgresql" => Ok(Stores::postgres(Arc::new(PostgresStore::connect_lazy(
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => Ok(Stores::postgres(Arc::new(PostgresStore::connect_lazy(
             url, pool,
         )?))),
-        "redis" | "rediss" => {
+        #[cfg(feature = "redis")]
+        Backend::Redis => {
             let (url, config) = redis_config(url)?;
             let store =
                 durin_redis::RedisStore::connect_lazy(&url, config).map_err(StoreError::from)?;
             Ok(Stores::redis(Arc::new(store)))
         }
-        _ => Err(ConnectError::UnsupportedUrl(redact(url))),
+        #[allow(unreachable_patterns)] // reachable only when a feature is off
+        backend => Err(disabled(url, backend)),
     }
 }
 
 /// Splits durin's `prefix` query parameter off a Redis URL.
+#[cfg(feature = "redis")]
 fn redis_config(url: &str) -> Result<(String, durin_redis::RedisConfig), ConnectError> {
     let mut config = durin_redis::RedisConfig::new();
     let Some((base, query)) = url.split_once('?') else {
@@ -181,6 +243,7 @@ fn redis_config(url: &str) -> Result<(String, durin_redis::RedisConfig), Connect
 }
 
 impl Stores {
+    #[cfg(feature = "redis")]
     fn redis(store: Arc<durin_redis::RedisStore>) -> Self {
         let throttle = durin_redis::RedisThrottle::from_store(&store);
         Stores {
@@ -194,6 +257,7 @@ impl Stores {
         }
     }
 
+    #[cfg(feature = "sqlite")]
     fn sqlite(store: Arc<SqliteStore>) -> Self {
         Stores {
             tokens: store.clone(),
@@ -206,6 +270,7 @@ impl Stores {
         }
     }
 
+    #[cfg(feature = "postgres")]
     fn postgres(store: Arc<PostgresStore>) -> Self {
         Stores {
             tokens: store.clone(),
@@ -224,7 +289,9 @@ impl Stores {
     /// [`StoreError`] when a migration fails.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.sql {
+            #[cfg(feature = "sqlite")]
             Sql::Sqlite(store) => store.migrate().await,
+            #[cfg(feature = "postgres")]
             Sql::Postgres(store) => store.migrate().await,
             Sql::None => Ok(()),
         }
@@ -375,6 +442,7 @@ mod tests {
         assert!(msg.contains("sqlite:"), "{msg}");
     }
 
+    #[cfg(feature = "redis")]
     #[test]
     fn the_redis_prefix_is_read_off_the_url() {
         let (url, config) = redis_config("redis://127.0.0.1:6379/2?prefix=app1").unwrap();
@@ -386,6 +454,38 @@ mod tests {
         assert!(redis_config("redis://h/?prefix=").is_err());
     }
 
+    #[test]
+    fn a_disabled_backend_names_its_feature() {
+        let e = disabled("redis://127.0.0.1:6379", Backend::Redis);
+        assert_eq!(
+            e.to_string(),
+            "redis: URLs need durin-connect's `redis` feature, which this build leaves out"
+        );
+        assert_eq!(backend_of("postgresql://h/db").unwrap(), Backend::Postgres);
+        assert!(matches!(
+            backend_of("mysql://h/db"),
+            Err(ConnectError::UnsupportedUrl(_))
+        ));
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[tokio::test]
+    async fn urls_of_a_disabled_backend_are_refused() {
+        let pool = durin_sqlx::PoolConfig::default();
+        let e = open_lazy("redis://127.0.0.1:6379", &pool).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConnectError::FeatureDisabled {
+                    feature: "redis",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[cfg(feature = "sqlite")]
     #[tokio::test]
     async fn sqlite_memory_opens_and_migrates() {
         let stores = open("sqlite::memory:").await.unwrap();

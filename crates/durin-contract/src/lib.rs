@@ -92,14 +92,18 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The server binary `name`, built first (`cargo build --bin NAME`) when missing.
+/// The server binary `name`, built first (`cargo build --bin NAME`, with `--release`
+/// when this binary is a release build, as benches are) when missing.
 pub fn binary(name: &str) -> PathBuf {
-    let path = target_dir().join(name);
+    let dir = target_dir();
+    let path = dir.join(name);
     if !path.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--bin", name])
-            .status()
-            .expect("run cargo build");
+        let mut cargo = std::process::Command::new(env!("CARGO"));
+        cargo.args(["build", "--bin", name]);
+        if dir.ends_with("release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("run cargo build");
         assert!(status.success(), "cargo build --bin {name} failed");
     }
     assert!(path.exists(), "no binary at {}", path.display());
@@ -441,6 +445,18 @@ pub mod load {
         in_flight: usize,
         budget: Duration,
     ) -> f64 {
+        throughput_answering(url, authorization, in_flight, budget, None).await
+    }
+
+    /// [`throughput`], but every answer must have status `expected` (any 2xx when
+    /// `None`), so a baseline may be a refusal.
+    pub async fn throughput_answering(
+        url: &str,
+        authorization: Option<&str>,
+        in_flight: usize,
+        budget: Duration,
+        expected: Option<u16>,
+    ) -> f64 {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(in_flight)
             .build()
@@ -458,7 +474,11 @@ pub mod load {
                             request = request.header("Authorization", value);
                         }
                         let response = request.send().await.expect("request");
-                        assert!(response.status().is_success(), "{}", response.status());
+                        let status = response.status();
+                        assert!(
+                            expected.map_or(status.is_success(), |e| status.as_u16() == e),
+                            "{url}: {status}"
+                        );
                         response.bytes().await.expect("body");
                         n += 1;
                     }
@@ -509,6 +529,32 @@ pub mod load {
         for _ in 0..rounds {
             base += throughput(baseline, Some(&foreign), in_flight, budget).await;
             auth += throughput(authenticated, Some(authorization), in_flight, budget).await;
+        }
+        (base / rounds as f64, auth / rounds as f64)
+    }
+
+    /// Like [`compare`] on one route: `url` with a foreign-scheme header of the same
+    /// length (durin leaves it alone, the route answers 401 without touching the store)
+    /// against `url` with `authorization` (200). Returns (unauthenticated, authenticated)
+    /// requests per second.
+    pub async fn compare_unauthenticated(
+        url: &str,
+        authorization: &str,
+        in_flight: usize,
+        rounds: usize,
+        budget: Duration,
+    ) -> (f64, f64) {
+        let foreign = format!(
+            "Basic {}",
+            "x".repeat(authorization.len().saturating_sub(6))
+        );
+        let warm_up = Duration::from_millis(300);
+        throughput_answering(url, Some(&foreign), in_flight, warm_up, Some(401)).await;
+        throughput_answering(url, Some(authorization), in_flight, warm_up, None).await;
+        let (mut base, mut auth) = (0.0, 0.0);
+        for _ in 0..rounds {
+            base += throughput_answering(url, Some(&foreign), in_flight, budget, Some(401)).await;
+            auth += throughput_answering(url, Some(authorization), in_flight, budget, None).await;
         }
         (base / rounds as f64, auth / rounds as f64)
     }

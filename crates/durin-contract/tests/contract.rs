@@ -1,4 +1,4 @@
-//! The HTTP contract (`HTTP-CONTRACT.md`), black-box: every case runs against every
+//! The HTTP API (`docs/http-api.md`), black-box: every case runs against every
 //! selected example server on every selected backend (see the crate docs), over real HTTP.
 
 use std::time::Duration;

@@ -27,9 +27,15 @@
 //!
 //! # Features
 //!
-//! | feature | what it adds |
-//! |---|---|
-//! | `testing` | [`testing`]: conformance suites for `TokenStore`, `ClientStore` and `Throttle` implementations |
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `cache` | yes | `CachedTokenStore` and `CacheConfig` (moka) |
+//! | `memory-throttle` | yes | `MemoryThrottle`, the in-process GCRA throttle (governor) |
+//! | `testing` | no | `testing`: conformance suites for `TokenStore`, `ClientStore` and `Throttle` implementations (pulls in tokio, `cache` and `memory-throttle`) |
+//!
+//! Without default features the crate has no moka or governor: a service with its own
+//! cache and throttle (or Redis's) depends on `durin-core = { version = "0.1",
+//! default-features = false }`.
 
 /// The workspace README's Rust snippets, compiled and run as doc tests.
 #[cfg(doctest)]
@@ -41,6 +47,7 @@ struct ReadmeDoctests;
 #[doc = include_str!("../README.md")]
 struct CrateReadmeDoctests;
 
+#[cfg(feature = "cache")]
 mod cache;
 mod client;
 mod clock;
@@ -61,6 +68,7 @@ mod token;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "cache")]
 pub use cache::{CacheConfig, CachedTokenStore};
 pub use client::{Client, ClientName, DEFAULT_TOKEN_TTL, Renewal};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -87,6 +95,8 @@ pub use store::{
     BoxError, ClientStore, RefreshLookup, SessionAdmin, SessionQuery, SettingsStore, StoreError,
     TokenStore,
 };
-pub use throttle::{MemoryThrottle, Throttle, ThrottleDecision, retry_after_secs};
+#[cfg(feature = "memory-throttle")]
+pub use throttle::MemoryThrottle;
+pub use throttle::{Throttle, ThrottleDecision, retry_after_secs};
 pub use timestamp::Timestamp;
 pub use token::{MAX_PREFIX_LEN, MAX_TOKEN_LEN, TokenFormatError, TokenPrefix, TokenString};

@@ -1,12 +1,17 @@
 //! Rate limiting per (user, client), and the in-memory GCRA throttle.
 
+#[cfg(feature = "memory-throttle")]
 use std::collections::HashMap;
+#[cfg(feature = "memory-throttle")]
 use std::sync::Mutex;
+#[cfg(feature = "memory-throttle")]
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+#[cfg(feature = "memory-throttle")]
 use governor::clock::{Clock as _, DefaultClock};
+#[cfg(feature = "memory-throttle")]
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::{Rate, StoreError};
@@ -46,8 +51,10 @@ pub trait Throttle: Send + Sync + 'static {
 }
 
 /// How many checks between two sweeps of idle keys.
+#[cfg(feature = "memory-throttle")]
 const SWEEP_EVERY: u64 = 4096;
 /// The most distinct rates kept; past it, the least recently created limiter is dropped.
+#[cfg(feature = "memory-throttle")]
 const MAX_RATES: usize = 64;
 
 /// An in-process GCRA throttle on `governor`: fit for tests and single-process apps.
@@ -55,11 +62,13 @@ const MAX_RATES: usize = 64;
 /// governor takes one quota per limiter, so this keeps one keyed limiter per distinct
 /// rate. Memory is bounded: idle keys are swept every 4096 checks (`retain_recent`),
 /// and at most 64 distinct rates are kept.
+#[cfg(feature = "memory-throttle")]
 pub struct MemoryThrottle {
     limiters: Mutex<HashMap<Rate, std::sync::Arc<DefaultKeyedRateLimiter<String>>>>,
     checks: AtomicU64,
 }
 
+#[cfg(feature = "memory-throttle")]
 impl MemoryThrottle {
     /// An empty throttle.
     pub fn new() -> Self {
@@ -105,12 +114,14 @@ impl MemoryThrottle {
     }
 }
 
+#[cfg(feature = "memory-throttle")]
 impl Default for MemoryThrottle {
     fn default() -> Self {
         Self::new()
     }
 }
 
+#[cfg(feature = "memory-throttle")]
 impl std::fmt::Debug for MemoryThrottle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryThrottle")
@@ -119,6 +130,7 @@ impl std::fmt::Debug for MemoryThrottle {
     }
 }
 
+#[cfg(feature = "memory-throttle")]
 #[async_trait]
 impl Throttle for MemoryThrottle {
     async fn check(&self, key: &str, rate: Rate) -> Result<ThrottleDecision, StoreError> {

@@ -23,7 +23,7 @@ pub(crate) fn map(error: sqlx::Error) -> StoreError {
                 return StoreError::Conflict(db.message().to_owned());
             }
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-            let unavailable = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+            let unavailable = if is_sqlite_error(db.as_ref()) {
                 is_sqlite_unavailable(&code)
             } else {
                 is_postgres_unavailable(&code)
@@ -38,6 +38,18 @@ pub(crate) fn map(error: sqlx::Error) -> StoreError {
         }
         other => StoreError::backend(other),
     }
+}
+
+/// Whether a database error came from SQLite (whose codes are numbers, not SQLSTATEs).
+#[cfg(feature = "sqlite")]
+fn is_sqlite_error(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+}
+
+/// Without the SQLite driver every database error is PostgreSQL's.
+#[cfg(not(feature = "sqlite"))]
+fn is_sqlite_error(_: &dyn sqlx::error::DatabaseError) -> bool {
+    false
 }
 
 /// SQLSTATEs that mean "the database cannot serve now" rather than "this statement is

@@ -1,25 +1,38 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod error;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod purge;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod settings;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use purge::{PurgeTask, spawn_purge_task};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+
+/// sqlx, re-exported so applications name the same version (`durin_sqlx::sqlx::PgPool`).
+pub use sqlx;
 
 /// The embedded PostgreSQL migrations ([`sqlx::migrate::Migrator`]), recorded in
 /// [`MIGRATIONS_TABLE`].
+#[cfg(feature = "postgres")]
 pub fn postgres_migrator() -> sqlx::migrate::Migrator {
     postgres::migrator()
 }
 
 /// The embedded SQLite migrations, recorded in [`MIGRATIONS_TABLE`].
+#[cfg(feature = "sqlite")]
 pub fn sqlite_migrator() -> sqlx::migrate::Migrator {
     sqlite::migrator()
 }
@@ -82,6 +95,7 @@ impl PoolConfig {
     }
 }
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 fn migrate_error(error: sqlx::migrate::MigrateError) -> durin_core::StoreError {
     match error {
         sqlx::migrate::MigrateError::Execute(e) => error::map(e),

@@ -2,8 +2,10 @@
 //! `/api/`, plus the same demo routes as `axum-server`, with the same flags.
 //!
 //! ```sh
-//! cargo run -p actix-server -- --user alice:wonderland --client web --client mobile:30d:100/m
+//! cargo run --bin actix-server -- --user alice:wonderland --client web --client mobile:30d:100/m
 //! ```
+//!
+//! Routes, flags and answers: `docs/http-api.md`.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use durin_actix::{Auth, DurinMiddleware, Guard};
@@ -24,26 +26,41 @@ async fn main() -> anyhow::Result<()> {
     let demo = Demo::start(Args::parse()).await?;
     let api = demo.api.clone();
     let server = HttpServer::new(move || {
-        App::new()
-            .service(
-                web::scope("/api")
-                    .wrap(DurinMiddleware::new(api.clone()))
-                    .app_data(web::Data::new(api.clone()))
-                    .configure(durin_actix::endpoints)
-                    .route("/me", web::get().to(me))
-                    .service(web::resource("/throttled").wrap(Guard::throttle()).to(me))
-                    .service(
+        let (mut scope, mut app) = (web::scope("/api"), App::new());
+        // Mounted from the list the docs test checks (docs/http-api.md).
+        for &(_, path) in server_common::DEMO_ROUTES {
+            match path {
+                "/api/me" => scope = scope.route("/me", web::get().to(me)),
+                "/api/throttled" => {
+                    scope =
+                        scope.service(web::resource("/throttled").wrap(Guard::throttle()).to(me))
+                }
+                "/api/only-web" => {
+                    scope = scope.service(
                         web::resource("/only-web")
                             .wrap(Guard::allow_clients(["web"]))
                             .to(me),
                     )
-                    .service(
+                }
+                "/api/no-web" => {
+                    scope = scope.service(
                         web::resource("/no-web")
                             .wrap(Guard::deny_clients(["web"]))
                             .to(me),
-                    ),
-            )
-            .route("/health", web::get().to(health))
+                    )
+                }
+                "/health" => app = app.route("/health", web::get().to(health)),
+                other => panic!(
+                    "server_common::DEMO_ROUTES lists {other}, which actix-server does not serve"
+                ),
+            }
+        }
+        app.service(
+            scope
+                .wrap(DurinMiddleware::new(api.clone()))
+                .app_data(web::Data::new(api.clone()))
+                .configure(durin_actix::endpoints),
+        )
     })
     .bind(demo.args.bind)?;
     let addr = server.addrs()[0];

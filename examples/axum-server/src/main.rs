@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo run -p axum-server -- --user alice:wonderland --client web --client mobile:30d:100/m
 //! ```
+//!
+//! Routes, flags and answers: `docs/http-api.md`.
 
 use std::net::SocketAddr;
 
@@ -23,16 +25,30 @@ async fn health() -> Json<serde_json::Value> {
 /// The application: the contract's endpoints and the demo routes under `/api`.
 fn app(demo: &Demo) -> Router {
     let api = demo.api.clone();
-    let routes = Router::new()
-        .route("/me", get(me))
-        .route("/throttled", get(me).layer(Guard::throttle()))
-        .route("/only-web", get(me).layer(Guard::allow_clients(["web"])))
-        .route("/no-web", get(me).layer(Guard::deny_clients(["web"])))
+    let (mut routes, mut app) = (Router::new(), Router::new());
+    // Mounted from the list the docs test checks (docs/http-api.md).
+    for &(_, path) in server_common::DEMO_ROUTES {
+        match path {
+            "/api/me" => routes = routes.route("/me", get(me)),
+            "/api/throttled" => {
+                routes = routes.route("/throttled", get(me).layer(Guard::throttle()))
+            }
+            "/api/only-web" => {
+                routes = routes.route("/only-web", get(me).layer(Guard::allow_clients(["web"])))
+            }
+            "/api/no-web" => {
+                routes = routes.route("/no-web", get(me).layer(Guard::deny_clients(["web"])))
+            }
+            "/health" => app = app.route("/health", get(health)),
+            other => {
+                panic!("server_common::DEMO_ROUTES lists {other}, which axum-server does not serve")
+            }
+        }
+    }
+    let routes = routes
         .merge(durin_axum::endpoints(api.clone()))
         .layer(DurinLayer::new(api));
-    Router::new()
-        .nest("/api", routes)
-        .route("/health", get(health))
+    app.nest("/api", routes)
 }
 
 #[tokio::main]

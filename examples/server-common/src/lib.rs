@@ -14,8 +14,8 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use async_trait::async_trait;
 use clap::Parser;
 use durin_core::{
-    CachedTokenStore, Client, ClientName, Durin, MemoryThrottle, Rate, StoreError, UserId,
-    parse_ttl,
+    CacheConfig, CachedTokenStore, Client, ClientName, Durin, MemoryThrottle, Rate, StoreError,
+    TokenStore, UserId, parse_duration, parse_ttl,
 };
 use durin_http::{Api, CredentialChecker, HttpConfig};
 
@@ -23,7 +23,19 @@ pub mod passwords;
 
 use passwords::{PasswordVerifier, StoredHash};
 
-/// The flags of both example servers (see `HTTP-CONTRACT.md`, "The example servers").
+/// The routes the example servers serve besides `durin_http::ROUTES` (which they mount
+/// under `/api/`), as `(method, full path)`, each only as written (no trailing-slash
+/// twin). Both servers mount their demo routes from this list, and the test of
+/// `docs/http-api.md` checks the page lists exactly these.
+pub const DEMO_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/me"),
+    ("GET", "/api/throttled"),
+    ("GET", "/api/only-web"),
+    ("GET", "/api/no-web"),
+    ("GET", "/health"),
+];
+
+/// The flags of both example servers (documented in `docs/http-api.md`).
 #[derive(Debug, Clone, Parser)]
 #[command(
     version,
@@ -50,6 +62,10 @@ pub struct Args {
     /// The throttle rate of clients without one, for throttled routes.
     #[arg(long, value_name = "RATE")]
     pub default_throttle: Option<Rate>,
+    /// How long a token lookup stays in the in-process cache, like `60s`, `5m`, `500ms`;
+    /// `0` turns the cache off (every request asks the store): then this is zero.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_cache_ttl)]
+    pub cache_ttl: Duration,
     /// The key file used when `DURIN_SECRET` is not set (created on first run).
     #[arg(long, default_value = "durin.key")]
     pub key_file: PathBuf,
@@ -63,6 +79,14 @@ fn parse_user(s: &str) -> Result<(String, String), String> {
         // The value is not echoed: it may hold a password.
         _ => Err("invalid --user value: expected NAME:PASSWORD (both non-empty)".to_owned()),
     }
+}
+
+/// `0` (no cache: zero) or a positive duration.
+fn parse_cache_ttl(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_client_name(s: &str) -> Result<ClientName, String> {
@@ -198,7 +222,17 @@ impl Demo {
             .throttle
             .clone()
             .unwrap_or_else(|| Arc::new(MemoryThrottle::new()));
-        let tokens = Arc::new(CachedTokenStore::new(stores.tokens.clone()));
+        let tokens: Arc<dyn TokenStore> = if args.cache_ttl.is_zero() {
+            stores.tokens.clone()
+        } else {
+            Arc::new(CachedTokenStore::with_config(
+                stores.tokens.clone(),
+                CacheConfig {
+                    ttl: args.cache_ttl,
+                    ..CacheConfig::default()
+                },
+            ))
+        };
         let mut builder = Durin::builder(tokens, stores.clients.clone(), key).throttle(throttle);
         if let Some(rate) = args.default_throttle {
             builder = builder.default_rate(rate);
@@ -273,6 +307,19 @@ mod tests {
         assert!(parse_client("bad name").is_err());
         assert!(parse_client("web:soon").is_err());
         assert!(parse_client("web:1d:lots").is_err());
+    }
+
+    #[test]
+    fn cache_ttl_flag() {
+        assert_eq!(parse_cache_ttl("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_cache_ttl("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_cache_ttl("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_cache_ttl("-1s").is_err());
+        assert!(parse_cache_ttl("soon").is_err());
+        let args = Args::try_parse_from(["server"]).unwrap();
+        assert_eq!(args.cache_ttl, CacheConfig::default().ttl);
+        let args = Args::try_parse_from(["server", "--cache-ttl", "0"]).unwrap();
+        assert!(args.cache_ttl.is_zero());
     }
 
     #[test]
