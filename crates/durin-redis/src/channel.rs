@@ -31,8 +31,11 @@ const MARKER_FIELD: &str = "s";
 const READ_COUNT: usize = 256;
 /// The smallest `MAXLEN` accepted (it must stay well above [`READ_COUNT`]).
 const MIN_MAX_LEN: u64 = 1_000;
-/// How many times in a row a subscription reconnects by itself before it reports a loss.
-const SILENT_RECONNECTS: u32 = 2;
+/// How many times a subscription reconnects by itself between two successful reads
+/// before it reports a loss: one, so a connection that fails again at once (flapping, or
+/// a server that accepts connections but does not answer) is reported rather than
+/// retried while the caches are trusted.
+const SILENT_RECONNECTS: u32 = 1;
 
 /// An [`InvalidationChannel`] over a Redis stream, `{prefix}:inv`.
 ///
@@ -55,8 +58,8 @@ const SILENT_RECONNECTS: u32 = 2;
 ///   missed and no loss is reported. It reports a loss (the bus then bypasses and
 ///   flushes the caches) when the stream no longer holds its last id (trimmed past it, or
 ///   deleted, as by a Redis restarted without persistence), when it cannot reconnect
-///   within the connection and response timeouts, or after two reconnections in a row
-///   that did not lead to a read.
+///   within the connection and response timeouts, or when the new connection fails
+///   too before a read on it succeeded.
 #[derive(Clone)]
 pub struct RedisChannel {
     client: redis::Client,
