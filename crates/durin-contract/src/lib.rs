@@ -65,6 +65,17 @@ pub fn selected(server: &str, backend: &str) -> bool {
     ok
 }
 
+/// Whether `backend` is selected for any server (multi-node cases mix the servers);
+/// prints why not when it is not.
+pub fn backend_selected(backend: &str) -> bool {
+    let backends = list("DURIN_CONTRACT_BACKENDS", "sqlite,postgres,redis");
+    let ok = backends.iter().any(|b| b == backend);
+    if !ok {
+        eprintln!("not selected: backend {backend} (DURIN_CONTRACT_BACKENDS={backends:?})");
+    }
+    ok
+}
+
 fn random_suffix() -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("OS random");
@@ -272,6 +283,108 @@ impl Server {
     /// Stops the server.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
+    }
+}
+
+/// Several server processes on one database and one server key: the nodes of a
+/// deployment behind a load balancer. Node `i` runs the `i`-th selected server binary in
+/// turn (`axum-server`, `actix-server`, `axum-server`...), so the nodes also prove that
+/// both integrations interoperate on one store.
+pub struct Cluster {
+    /// The running nodes.
+    pub nodes: Vec<Server>,
+    /// The database they share (also for the `durin` CLI).
+    pub database_url: String,
+    /// The server key file they share (also for the `durin` CLI).
+    pub key_file: PathBuf,
+    /// The backend.
+    pub backend: String,
+    _scratch: Scratch,
+}
+
+impl Cluster {
+    /// Starts `count` nodes on one fresh database of `backend` with the standard flags
+    /// plus `extra`. Nodes start one after the other (the first creates the key file).
+    pub async fn start(backend: &str, count: usize, extra: &[&str]) -> Cluster {
+        let scratch = std::env::temp_dir().join(format!("durin-cluster-{}", random_suffix()));
+        std::fs::create_dir_all(&scratch).expect("scratch dir");
+        let database_url = database_url(backend, &scratch).await;
+        let key_file = scratch.join("durin.key");
+        let mut flags = standard_flags();
+        flags.extend(extra.iter().map(|f| f.to_string()));
+        flags.push(format!("--key-file={}", key_file.display()));
+        let servers = list("DURIN_CONTRACT_SERVERS", "axum-server,actix-server");
+        let mut nodes = Vec::with_capacity(count);
+        for i in 0..count {
+            let package = &servers[i % servers.len()];
+            nodes.push(Server::start_with(package, backend, &flags, Some(&database_url)).await);
+        }
+        Cluster {
+            nodes,
+            database_url,
+            key_file,
+            backend: backend.to_owned(),
+            _scratch: Scratch(scratch),
+        }
+    }
+
+    /// Runs the `durin` admin CLI on the cluster's database and key; returns its exit
+    /// code and output.
+    pub async fn cli(&self, args: &[&str]) -> CliRun {
+        let output = Command::new(binary("durin"))
+            .arg(format!("--database-url={}", self.database_url))
+            .arg(format!("--key-file={}", self.key_file.display()))
+            .args(args)
+            .env_remove("DURIN_SECRET")
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("run durin");
+        CliRun {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// What a `durin` CLI run printed.
+#[derive(Debug)]
+pub struct CliRun {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl CliRun {
+    /// Asserts a zero exit code and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "durin failed: {self:?}");
+        &self.stdout
+    }
+}
+
+/// Polls `check` every 5 ms until it holds; panics after `deadline`. A liveness bound
+/// for asynchronous effects (a revocation reaching another node), not a latency target:
+/// the propagation benches measure latency.
+pub async fn eventually<F, Fut>(what: &str, deadline: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        if start.elapsed() > deadline {
+            panic!("{what}: not within {deadline:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use async_trait::async_trait;
 use clap::Parser;
 use durin_core::{
@@ -18,6 +18,10 @@ use durin_core::{
     parse_ttl,
 };
 use durin_http::{Api, CredentialChecker, HttpConfig};
+
+pub mod passwords;
+
+use passwords::{PasswordVerifier, StoredHash};
 
 /// The flags of both example servers (see `HTTP-CONTRACT.md`, "The example servers").
 #[derive(Debug, Clone, Parser)]
@@ -82,11 +86,13 @@ pub fn parse_client(s: &str) -> Result<Client, String> {
     Ok(client)
 }
 
-/// Demo users: names and argon2 password hashes, checked in constant time.
+/// Demo users: names and argon2 password hashes, checked in constant time, with bounded
+/// concurrency and memory ([`passwords::PasswordVerifier`]).
 pub struct Users {
-    hashes: HashMap<String, String>,
+    hashes: HashMap<String, StoredHash>,
     /// Verified for unknown names, so that they take as long as known ones.
-    decoy: String,
+    decoy: StoredHash,
+    verifier: PasswordVerifier,
 }
 
 impl Users {
@@ -95,15 +101,16 @@ impl Users {
     /// # Errors
     /// When hashing fails.
     pub fn new(users: &[(String, String)]) -> anyhow::Result<Self> {
-        let hash = |password: &str| -> anyhow::Result<String> {
+        let hash = |password: &str| -> anyhow::Result<StoredHash> {
             let mut bytes = [0u8; 16];
             getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("OS random: {e}"))?;
             let salt = SaltString::encode_b64(&bytes)
                 .map_err(|e| anyhow::anyhow!("encoding a salt: {e}"))?;
-            Ok(Argon2::default()
+            let phc = Argon2::default()
                 .hash_password(password.as_bytes(), &salt)
                 .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?
-                .to_string())
+                .to_string();
+            StoredHash::parse(&phc)
         };
         let mut hashes = HashMap::new();
         for (name, password) in users {
@@ -112,6 +119,7 @@ impl Users {
         Ok(Users {
             hashes,
             decoy: hash("decoy password")?,
+            verifier: PasswordVerifier::per_core(),
         })
     }
 }
@@ -120,17 +128,10 @@ impl Users {
 impl CredentialChecker for Users {
     async fn check(&self, username: &str, password: &str) -> Result<Option<UserId>, StoreError> {
         let known = self.hashes.get(username);
-        let hash = known.unwrap_or(&self.decoy).clone();
-        let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash).is_ok_and(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-        })
-        .await
-        .map_err(StoreError::backend)?;
+        let ok = self
+            .verifier
+            .verify(known.unwrap_or(&self.decoy), password)
+            .await?;
         Ok((ok && known.is_some())
             .then(|| UserId::new(username).ok())
             .flatten())
