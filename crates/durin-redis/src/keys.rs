@@ -1,7 +1,7 @@
 //! Key names. Every key starts with the configured prefix; the Lua scripts build the
 //! same names (`lua/common.lua`), so the two must change together.
 
-use durin_core::{ClientName, Rate, SessionId, TokenDigest, UserId};
+use durin_core::{AttemptKey, ClientName, Rate, SessionId, TokenDigest, UserId};
 
 /// The key names under one prefix.
 #[derive(Debug, Clone)]
@@ -79,6 +79,18 @@ impl Keys {
         format!("{}:u:{{{}}}:st:{}", self.prefix, user, client)
     }
 
+    /// The invalidation stream that carries cache invalidations between nodes:
+    /// `{p}:inv`.
+    pub(crate) fn invalidations(&self) -> String {
+        format!("{}:inv", self.prefix)
+    }
+
+    /// The recent attempts under one attempt-limit key, a sorted set of attempt ids
+    /// scored by time (ms): `{p}:la:<key hash hex>`.
+    pub(crate) fn attempts(&self, key: &AttemptKey) -> String {
+        format!("{}:la:{}", self.prefix, key.to_hex())
+    }
+
     /// The GCRA state of one throttle key at one rate:
     /// `{p}:t:<count>:<period ns>:<key>`.
     pub(crate) fn throttle(&self, key: &str, rate: Rate) -> String {
@@ -108,5 +120,11 @@ mod tests {
         );
         let rate: Rate = "5/m".parse().unwrap();
         assert_eq!(keys.throttle("k:1", rate), "durin:t:5:60000000000:k:1");
+        assert_eq!(keys.invalidations(), "durin:inv");
+        let attempt = AttemptKey::from_hash([0x0f; 16], 10);
+        assert_eq!(
+            keys.attempts(&attempt),
+            format!("durin:la:{}", "0f".repeat(16))
+        );
     }
 }

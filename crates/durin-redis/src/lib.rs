@@ -1,16 +1,19 @@
 #![doc = include_str!("../README.md")]
 
 mod admin;
+mod channel;
 mod clients;
 mod config;
 mod error;
 mod keys;
+mod limiter;
 mod record;
 mod scripts;
 mod settings;
 mod store;
 mod throttle;
 
+pub use channel::RedisChannel;
 pub use config::RedisConfig;
 pub use error::Error;
 pub use store::RedisStore;

@@ -32,6 +32,8 @@ pub(crate) struct Scripts {
     pub(crate) count_index: Script,
     pub(crate) remove_index: Script,
     pub(crate) gcra: Script,
+    pub(crate) attempt_reserve: Script,
+    pub(crate) attempt_release: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -50,4 +52,6 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     count_index: session_script!("count_index.lua"),
     remove_index: session_script!("remove_index.lua"),
     gcra: Script::new(include_str!("lua/gcra.lua")),
+    attempt_reserve: Script::new(include_str!("lua/attempt_reserve.lua")),
+    attempt_release: Script::new(include_str!("lua/attempt_release.lua")),
 });

@@ -16,7 +16,7 @@ use crate::error::store_error;
 use crate::keys::Keys;
 use crate::record::{decode_session, encode_session};
 use crate::scripts::SCRIPTS;
-use crate::{Error, RedisConfig};
+use crate::{Error, RedisChannel, RedisConfig};
 
 /// Sessions, clients and the admin listing in Redis, over one multiplexed
 /// [`ConnectionManager`] (cheap to clone: clones share the connection).
@@ -28,6 +28,8 @@ use crate::{Error, RedisConfig};
 /// the key layout, Redis Cluster notes and failure modes.
 #[derive(Clone)]
 pub struct RedisStore {
+    /// Opens the invalidation subscribers' dedicated connections.
+    client: redis::Client,
     pub(crate) conn: ConnectionManager,
     pub(crate) keys: Keys,
     config: RedisConfig,
@@ -52,8 +54,9 @@ impl RedisStore {
     pub async fn connect_with(url: &str, config: RedisConfig) -> Result<Self, Error> {
         config.validate()?;
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new_with_config(client, config.manager_config()).await?;
-        Self::new(conn, config)
+        let conn =
+            ConnectionManager::new_with_config(client.clone(), config.manager_config()).await?;
+        Self::new(client, conn, config)
     }
 
     /// Prepares a store for `url` without connecting: the first command connects, so an
@@ -66,18 +69,26 @@ impl RedisStore {
     pub fn connect_lazy(url: &str, config: RedisConfig) -> Result<Self, Error> {
         config.validate()?;
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new_lazy_with_config(client, config.manager_config())?;
-        Self::new(conn, config)
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), config.manager_config())?;
+        Self::new(client, conn, config)
     }
 
     /// A store over a connection of your own (to share it with the rest of the
-    /// application). Build it with [`RedisConfig::manager_config`] to get the timeouts.
+    /// application). Build it with [`RedisConfig::manager_config`] to get the timeouts;
+    /// `client` (the one `conn` was built from) opens the dedicated connections of the
+    /// invalidation subscribers ([`RedisStore::channel`]).
     ///
     /// # Errors
     /// [`Error::Config`] for an unusable configuration.
-    pub fn new(conn: ConnectionManager, config: RedisConfig) -> Result<Self, Error> {
+    pub fn new(
+        client: redis::Client,
+        conn: ConnectionManager,
+        config: RedisConfig,
+    ) -> Result<Self, Error> {
         config.validate()?;
         Ok(RedisStore {
+            client,
             keys: Keys::new(config.prefix()),
             conn,
             config,
@@ -92,6 +103,31 @@ impl RedisStore {
     /// The settings.
     pub fn config(&self) -> &RedisConfig {
         &self.config
+    }
+
+    /// The invalidation channel of every node sharing this Redis and key prefix: a
+    /// stream, `{prefix}:inv`. It publishes on the store's connection; each
+    /// subscription opens a connection of its own.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use durin_core::{CachedTokenStore, DigestKey, Durin, InvalidationBus};
+    /// # async fn wire(store: Arc<durin_redis::RedisStore>) {
+    /// let bus = InvalidationBus::new(Arc::new(store.channel()));
+    /// let cached = Arc::new(CachedTokenStore::new(store.clone()).with_bus(&bus));
+    /// let durin = Durin::builder(cached, store, DigestKey::generate("k1")).bus(&bus).build();
+    /// let subscriber = bus.spawn_subscriber();
+    /// // ... serve; at shutdown:
+    /// subscriber.shutdown().await;
+    /// # }
+    /// ```
+    pub fn channel(&self) -> RedisChannel {
+        RedisChannel::new(
+            self.client.clone(),
+            self.conn.clone(),
+            self.keys.invalidations(),
+            &self.config,
+        )
     }
 
     /// The key that holds the session whose token has `digest` (`{prefix}:s:<hex>`),

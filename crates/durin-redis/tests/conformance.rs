@@ -16,6 +16,25 @@ mod redis_store {
     durin_core::service_tests!(store);
 }
 
+mod redis_attempt_limiter {
+    use super::store;
+
+    durin_core::attempt_limiter_tests!(store);
+}
+
+mod redis_channel {
+    use std::sync::Arc;
+
+    use durin_redis::RedisChannel;
+
+    /// The channel of a store under its own prefix: each case its own stream.
+    async fn channel() -> Arc<RedisChannel> {
+        Arc::new(super::store().await.channel())
+    }
+
+    durin_core::invalidation_channel_tests!(channel);
+}
+
 mod redis_throttle {
     use super::throttle;
 
