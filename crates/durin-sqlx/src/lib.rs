@@ -1,17 +1,26 @@
 #![doc = include_str!("../README.md")]
 
+mod attempts;
 mod error;
+mod pg_channel;
 mod postgres;
 mod purge;
 mod settings;
 mod sql;
 mod sqlite;
+mod sqlite_channel;
+mod throttle;
 
 use std::time::Duration;
 
+pub use error::Error;
+pub use pg_channel::PgChannel;
 pub use postgres::PostgresStore;
-pub use purge::{PurgeTask, spawn_purge_task};
+pub use purge::{
+    Housekeeping, HousekeepingReport, PurgeTask, spawn_housekeeping_task, spawn_purge_task,
+};
 pub use sqlite::SqliteStore;
+pub use sqlite_channel::SqliteChannel;
 
 /// The embedded PostgreSQL migrations ([`sqlx::migrate::Migrator`]), recorded in
 /// [`MIGRATIONS_TABLE`].
