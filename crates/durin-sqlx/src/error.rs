@@ -1,6 +1,39 @@
-//! Mapping sqlx errors onto [`StoreError`]: what the HTTP layer answers 503 for.
+//! durin-sqlx's own errors, and mapping sqlx errors onto [`StoreError`]: what the HTTP
+//! layer answers 503 for.
 
 use durin_core::StoreError;
+
+/// What durin-sqlx itself refuses (sqlx's errors become [`StoreError`]s). Where a trait
+/// method must answer a [`StoreError`], these travel as its source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A PostgreSQL channel name must have 1 to 63 bytes and no NUL.
+    #[error("invalid channel name {name:?}: it must have 1 to 63 bytes and no NUL")]
+    InvalidChannelName {
+        /// The name given.
+        name: String,
+    },
+    /// An invalidation payload over the channel's limit (the bus never sends one).
+    #[error("an invalidation payload of {len} bytes is over the channel's limit of {limit}")]
+    PayloadTooLong {
+        /// The payload's length in bytes.
+        len: usize,
+        /// The longest payload the channel carries.
+        limit: usize,
+    },
+    /// An SQLite subscriber fell behind the log's pruning: rows it never read are gone.
+    #[error(
+        "invalidations after seq {last_seen} were pruned (through seq {pruned_through}) \
+         before this subscriber read them"
+    )]
+    MissedInvalidations {
+        /// The last sequence number the subscriber saw.
+        last_seen: i64,
+        /// The highest sequence number pruned.
+        pruned_through: i64,
+    },
+}
 
 /// Maps a sqlx error onto durin's store error.
 ///

@@ -2,7 +2,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod attempts;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod error;
+#[cfg(feature = "postgres")]
+mod pg_channel;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod purge;
@@ -12,14 +16,26 @@ mod settings;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_channel;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod throttle;
 
 use std::time::Duration;
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use error::Error;
+#[cfg(feature = "postgres")]
+pub use pg_channel::PgChannel;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use purge::{PurgeTask, spawn_purge_task};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use purge::{Housekeeping, HousekeepingReport, spawn_housekeeping_task};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite_channel::SqliteChannel;
 
 /// sqlx, re-exported so applications name the same version (`durin_sqlx::sqlx::PgPool`).
 pub use sqlx;

@@ -1,19 +1,24 @@
 //! [`PostgresStore`]: sessions and clients in PostgreSQL.
 
 use std::str::FromStr;
+use std::time::Duration;
 
-use durin_core::{StoreError, UserId};
+use durin_core::{AttemptKey, AttemptLimiter as _, Clock as _, StoreError, SystemClock, UserId};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
 
-use crate::{MIGRATIONS_TABLE, PoolConfig};
+use crate::{Housekeeping, HousekeepingReport, MIGRATIONS_TABLE, PgChannel, PoolConfig};
 
 /// The first key of durin's advisory locks (`pg_advisory_xact_lock(int, int)`), so they
 /// never collide with an application's single-key locks or other classes: `'du'`.
 const LOCK_CLASS: i32 = 0x6475;
+/// The first key of the failed-login limit's advisory locks: `'dl'`.
+const ATTEMPT_LOCK_CLASS: i32 = 0x646c;
 
-/// Sessions and clients in PostgreSQL.
+/// Sessions and clients in PostgreSQL, and what several nodes share through it: the
+/// invalidation channel ([`PostgresStore::channel`]), the throttle and the failed-login
+/// limit (`impl Throttle` and `impl AttemptLimiter`).
 ///
 /// Every write that must be atomic across rows (login with eviction, logout-all) runs in
 /// one transaction holding a per-user advisory lock, so concurrent logins of one user
@@ -127,6 +132,39 @@ impl PostgresStore {
         self.pool.close().await;
     }
 
+    /// The invalidation channel of every node on this database and schema
+    /// (`LISTEN`/`NOTIFY`); cheap, it shares the pool. See [`PgChannel`].
+    pub fn channel(&self) -> PgChannel {
+        PgChannel::new(self.pool.clone())
+    }
+
+    /// A transaction holding the advisory lock of each of `keys`, taken in sorted order so
+    /// that two reservations sharing keys cannot deadlock. A lock is named by the first
+    /// four bytes of the key's hash: keys that collide merely queue behind each other.
+    async fn begin_attempts(
+        &self,
+        keys: &[AttemptKey],
+    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let mut locks: Vec<i32> = keys
+            .iter()
+            .map(|k| {
+                let h = k.hash();
+                i32::from_be_bytes([h[0], h[1], h[2], h[3]])
+            })
+            .collect();
+        locks.sort_unstable();
+        locks.dedup();
+        let mut tx = self.pool.begin().await?;
+        for lock in locks {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+                .bind(ATTEMPT_LOCK_CLASS)
+                .bind(lock)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
@@ -149,3 +187,37 @@ impl PostgresStore {
 
 crate::sql::impl_sql_store!(PostgresStore, PgRow);
 crate::settings::impl_settings_store!(PostgresStore);
+crate::attempts::impl_attempt_limiter!(PostgresStore);
+// The server's clock, so nodes on hosts with skewed clocks agree. `statement_timestamp()`
+// is one instant for the whole statement, so the decision and the new state agree.
+crate::throttle::impl_throttle!(
+    PostgresStore,
+    crate::throttle::gcra_sql!(
+        now = "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT",
+        max = "GREATEST"
+    )
+);
+
+#[async_trait::async_trait]
+impl Housekeeping for PostgresStore {
+    async fn purge_housekeeping(
+        &self,
+        attempt_window: Duration,
+    ) -> Result<HousekeepingReport, StoreError> {
+        let attempts = self
+            .purge_attempts(SystemClock.now().saturating_sub(attempt_window))
+            .await?;
+        let throttle = sqlx::query(
+            "DELETE FROM durin_throttle \
+             WHERE tat < (EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(crate::error::map)?;
+        Ok(HousekeepingReport {
+            attempts,
+            throttle_keys: throttle.rows_affected(),
+            invalidations: 0,
+        })
+    }
+}

@@ -1,8 +1,41 @@
-//! A background task that purges expired sessions on an interval.
+//! A background task that purges expired sessions on an interval, and the housekeeping of
+//! what several nodes share (attempts, throttle state, the SQLite invalidation log).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use durin_core::Durin;
+use durin_core::{Durin, StoreError};
+
+/// What one [`Housekeeping::purge_housekeeping`] run deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HousekeepingReport {
+    /// Failed-login attempts older than the window.
+    pub attempts: u64,
+    /// Throttle keys whose state is in the past (the same as no state).
+    pub throttle_keys: u64,
+    /// SQLite invalidation-log rows older than the channel's default retention (60 s).
+    pub invalidations: u64,
+}
+
+/// Deletes the shared state that no longer matters. Every row it deletes would be
+/// ignored or overwritten anyway, so running it is never required for correctness, only
+/// to bound the tables; it is safe to run from every node at once.
+#[async_trait::async_trait]
+pub trait Housekeeping: Send + Sync + 'static {
+    /// Deletes attempts made more than `attempt_window` ago (the longest window of the
+    /// login limits: older attempts no longer count), throttle rows whose theoretical
+    /// arrival time has passed, and (SQLite) invalidation-log rows past the default
+    /// retention. Each is one statement (the log: one short transaction); the throttle
+    /// delete scans its table, which holds one row per recently throttled key.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database fails (what was already deleted stays deleted).
+    async fn purge_housekeeping(
+        &self,
+        attempt_window: Duration,
+    ) -> Result<HousekeepingReport, StoreError>;
+}
 
 /// The handle of a purge task from [`spawn_purge_task`]; dropping it stops the task.
 #[derive(Debug)]
@@ -31,6 +64,41 @@ impl Drop for PurgeTask {
 /// # Panics
 /// When called outside a Tokio runtime, or with a zero interval.
 pub fn spawn_purge_task(durin: Durin, every: Duration) -> PurgeTask {
+    spawn(durin, None, every)
+}
+
+/// [`spawn_purge_task`] plus, at each run, `store`'s [`Housekeeping`] with
+/// `attempt_window` (use the longest window of the login limits, 15 minutes by default
+/// in durin-http). Failures are logged (`warn`) and retried at the next tick.
+///
+/// ```no_run
+/// # async fn demo(durin: durin_core::Durin, store: std::sync::Arc<durin_sqlx::PostgresStore>) {
+/// use std::time::Duration;
+/// let _task = durin_sqlx::spawn_housekeeping_task(
+///     durin,
+///     store,
+///     Duration::from_secs(15 * 60),
+///     Duration::from_secs(600),
+/// );
+/// # }
+/// ```
+///
+/// # Panics
+/// When called outside a Tokio runtime, or with a zero interval.
+pub fn spawn_housekeeping_task(
+    durin: Durin,
+    store: Arc<dyn Housekeeping>,
+    attempt_window: Duration,
+    every: Duration,
+) -> PurgeTask {
+    spawn(durin, Some((store, attempt_window)), every)
+}
+
+fn spawn(
+    durin: Durin,
+    housekeeping: Option<(Arc<dyn Housekeeping>, Duration)>,
+    every: Duration,
+) -> PurgeTask {
     assert!(!every.is_zero(), "purge interval must be positive");
     let handle = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -42,6 +110,18 @@ pub fn spawn_purge_task(durin: Durin, every: Duration) -> PurgeTask {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "purged expired sessions"),
                 Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+            if let Some((store, window)) = &housekeeping {
+                match store.purge_housekeeping(*window).await {
+                    Ok(report) if report == HousekeepingReport::default() => {}
+                    Ok(report) => tracing::info!(
+                        attempts = report.attempts,
+                        throttle_keys = report.throttle_keys,
+                        invalidations = report.invalidations,
+                        "housekeeping"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+                }
             }
         }
     });

@@ -1,8 +1,9 @@
 //! [`SqliteStore`]: sessions and clients in an SQLite file (or in memory).
 
 use std::str::FromStr;
+use std::time::Duration;
 
-use durin_core::{StoreError, UserId};
+use durin_core::{AttemptKey, AttemptLimiter as _, Clock as _, StoreError, SystemClock, UserId};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -10,9 +11,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::{MIGRATIONS_TABLE, PoolConfig};
+use crate::{Housekeeping, HousekeepingReport, MIGRATIONS_TABLE, PoolConfig, SqliteChannel};
 
-/// Sessions and clients in SQLite.
+/// Sessions and clients in SQLite, and what several processes on one file share through
+/// it: the invalidation channel ([`SqliteStore::channel`], a polled log table), the
+/// throttle and the failed-login limit (`impl Throttle` and `impl AttemptLimiter`).
 ///
 /// Files run in WAL mode (readers never wait for the writer). Every multi-statement write
 /// opens with `BEGIN IMMEDIATE`, taking SQLite's single write lock up front: a deferred
@@ -144,6 +147,20 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
+    /// The invalidation channel of every process on this file (a polled log table);
+    /// cheap, it shares the pool. See [`SqliteChannel`].
+    pub fn channel(&self) -> SqliteChannel {
+        SqliteChannel::new(self.pool.clone())
+    }
+
+    /// The immediate transaction serialises every writer, so no per-key lock is needed.
+    async fn begin_attempts(
+        &self,
+        _keys: &[AttemptKey],
+    ) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.begin_write().await
+    }
+
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
@@ -160,3 +177,38 @@ impl SqliteStore {
 
 crate::sql::impl_sql_store!(SqliteStore, SqliteRow);
 crate::settings::impl_settings_store!(SqliteStore);
+crate::attempts::impl_attempt_limiter!(SqliteStore);
+// SQLite's clock ("now" is one instant per statement), read after the statement has taken
+// the write lock, so checks from several processes see time advance in lock order.
+crate::throttle::impl_throttle!(
+    SqliteStore,
+    crate::throttle::gcra_sql!(
+        now = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+        max = "MAX"
+    )
+);
+
+#[async_trait::async_trait]
+impl Housekeeping for SqliteStore {
+    async fn purge_housekeeping(
+        &self,
+        attempt_window: Duration,
+    ) -> Result<HousekeepingReport, StoreError> {
+        let attempts = self
+            .purge_attempts(SystemClock.now().saturating_sub(attempt_window))
+            .await?;
+        let throttle = sqlx::query(
+            "DELETE FROM durin_throttle \
+             WHERE tat < CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(crate::error::map)?;
+        let invalidations = self.channel().prune().await?;
+        Ok(HousekeepingReport {
+            attempts,
+            throttle_keys: throttle.rows_affected(),
+            invalidations,
+        })
+    }
+}

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod nodes;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,14 @@ pub async fn postgres() -> Arc<PostgresStore> {
 
 /// A migrated PostgreSQL store in a schema of its own, with these pool options.
 pub async fn postgres_with(pool: PgPoolOptions) -> PostgresStore {
+    let schema = new_schema().await;
+    let store = postgres_in(&schema, pool, None).await;
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// Creates a new, empty schema and returns its name.
+pub async fn new_schema() -> String {
     let url = database_url();
     let schema = schema_name();
     let admin = sqlx::PgPool::connect(&url).await.unwrap_or_else(|e| {
@@ -40,13 +50,47 @@ pub async fn postgres_with(pool: PgPoolOptions) -> PostgresStore {
         .await
         .expect("create schema");
     admin.close().await;
-    let options = PgConnectOptions::from_str(&url)
+    schema
+}
+
+/// A store on `schema` (not migrated here), its connections named `application_name`
+/// when given (to find them in `pg_stat_activity`).
+pub async fn postgres_in(
+    schema: &str,
+    pool: PgPoolOptions,
+    application_name: Option<&str>,
+) -> PostgresStore {
+    let mut options = PgConnectOptions::from_str(&database_url())
         .expect("DATABASE_URL")
-        .options([("search_path", schema.as_str())]);
-    let pool = pool.connect_with(options).await.expect("connect");
-    let store = PostgresStore::from_pool(pool);
-    store.migrate().await.expect("migrate");
-    store
+        .options([("search_path", schema)]);
+    if let Some(name) = application_name {
+        options = options.application_name(name);
+    }
+    let pool = pool.connect_with(options).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL at {} is unreachable ({e}); run scripts/services.sh",
+            database_url()
+        )
+    });
+    PostgresStore::from_pool(pool)
+}
+
+/// Two migrated stores (two pools: two nodes) on one new schema.
+pub async fn postgres_pair() -> (Arc<PostgresStore>, Arc<PostgresStore>) {
+    let schema = new_schema().await;
+    let a = postgres_in(&schema, PgPoolOptions::new().max_connections(16), None).await;
+    a.migrate().await.expect("migrate");
+    let b = postgres_in(&schema, PgPoolOptions::new().max_connections(16), None).await;
+    (Arc::new(a), Arc::new(b))
+}
+
+/// Two migrated stores (two pools: two processes) on one new SQLite file.
+pub async fn sqlite_pair() -> (Arc<SqliteStore>, Arc<SqliteStore>) {
+    let url = sqlite_url();
+    let a = SqliteStore::connect(&url).await.expect("open SQLite file");
+    a.migrate().await.expect("migrate");
+    let b = SqliteStore::connect(&url).await.expect("open SQLite file");
+    (Arc::new(a), Arc::new(b))
 }
 
 /// A migrated SQLite store in a new file under the target's temp directory.

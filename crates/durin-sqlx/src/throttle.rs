@@ -1,0 +1,142 @@
+//! `Throttle` on both SQL backends: GCRA in one upsert per check, in `durin_throttle`.
+//!
+//! The state of a key at a rate is its theoretical arrival time (TAT, microseconds). A
+//! rate `N/period` has an emission interval `T = period / N` and admits a burst of `N`:
+//! a request at `now` is admitted when `max(TAT, now) - T·(N-1) <= now`, and then moves
+//! the TAT to `max(TAT, now) + T` (the semantics of `durin_core::MemoryThrottle` and of
+//! durin-redis's `gcra.lua`). The decision and the new state are computed by CASE
+//! expressions inside one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, which holds
+//! the row's lock while it decides: concurrent checks from any number of processes
+//! queue on the row and each sees the state the previous one left.
+
+use std::time::Duration;
+
+use durin_core::{AttemptKey, Rate};
+
+/// The throttle statement with the backend's clock (`now`, microseconds since the epoch)
+/// and two-argument maximum (`max`). `$1` key, `$2` emission interval, `$3` tolerance
+/// `T·(N-1)`, both in microseconds. Returns `admitted` (0 or 1) and the microseconds
+/// until the next admission (meaningful when refused).
+macro_rules! gcra_sql {
+    (now = $now:literal, max = $max:literal) => {
+        concat!(
+            "INSERT INTO durin_throttle AS t (key, tat, admitted) VALUES ($1, ",
+            $now,
+            " + $2, 1) ON CONFLICT (key) DO UPDATE SET admitted = CASE WHEN ",
+            $max,
+            "(t.tat, ",
+            $now,
+            ") - $3 <= ",
+            $now,
+            " THEN 1 ELSE 0 END, tat = CASE WHEN ",
+            $max,
+            "(t.tat, ",
+            $now,
+            ") - $3 <= ",
+            $now,
+            " THEN ",
+            $max,
+            "(t.tat, ",
+            $now,
+            ") + $2 ELSE t.tat END RETURNING CAST(admitted AS BIGINT), tat - $3 - ",
+            $now
+        )
+    };
+}
+pub(crate) use gcra_sql;
+
+/// The parameters of one check: the row key (a 16-byte hash of the rate and the key, so
+/// rows have a fixed size whatever the caller's key), the emission interval and the
+/// tolerance, in microseconds.
+pub(crate) struct Gcra {
+    pub(crate) key: [u8; 16],
+    pub(crate) interval: i64,
+    pub(crate) tolerance: i64,
+}
+
+impl Gcra {
+    pub(crate) fn new(key: &str, rate: Rate) -> Self {
+        let count = rate.count().get();
+        let hashed = AttemptKey::new(
+            &[
+                b"durin-throttle",
+                &count.to_be_bytes(),
+                &rate.period().as_nanos().to_be_bytes(),
+                key.as_bytes(),
+            ],
+            0,
+        );
+        // At least 1 µs: a rate above a million per second is no limit at this precision.
+        let interval = micros(rate.emission_interval()).max(1);
+        let tolerance = interval.saturating_mul(i64::from(count) - 1);
+        Gcra {
+            key: *hashed.hash(),
+            interval,
+            tolerance,
+        }
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Turns the statement's answer into a decision.
+pub(crate) fn decision(admitted: i64, wait_micros: i64) -> durin_core::ThrottleDecision {
+    if admitted != 0 {
+        durin_core::ThrottleDecision::Allowed
+    } else {
+        durin_core::ThrottleDecision::Limited {
+            retry_after: Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0).max(1)),
+        }
+    }
+}
+
+/// Implements `durin_core::Throttle` for a store type with a `pool` field, running `$sql`
+/// (from [`gcra_sql!`]).
+macro_rules! impl_throttle {
+    ($store:ty, $sql:expr) => {
+        #[async_trait::async_trait]
+        impl durin_core::Throttle for $store {
+            async fn check(
+                &self,
+                key: &str,
+                rate: durin_core::Rate,
+            ) -> Result<durin_core::ThrottleDecision, durin_core::StoreError> {
+                let gcra = $crate::throttle::Gcra::new(key, rate);
+                let (admitted, wait): (i64, i64) = sqlx::query_as($sql)
+                    .bind(&gcra.key[..])
+                    .bind(gcra.interval)
+                    .bind(gcra.tolerance)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::error::map)?;
+                Ok($crate::throttle::decision(admitted, wait))
+            }
+        }
+    };
+}
+pub(crate) use impl_throttle;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_follow_the_rate() {
+        let g = Gcra::new("k", "5/m".parse().unwrap());
+        assert_eq!(g.interval, 12_000_000);
+        assert_eq!(g.tolerance, 48_000_000);
+        let one = Gcra::new("k", "1/s".parse().unwrap());
+        assert_eq!(one.tolerance, 0);
+        assert_ne!(g.key, Gcra::new("k", "6/m".parse().unwrap()).key);
+        assert_ne!(g.key, Gcra::new("j", "5/m".parse().unwrap()).key);
+    }
+
+    #[test]
+    fn statements_read_as_sql() {
+        let sql = gcra_sql!(now = "NOW", max = "MAX");
+        assert!(sql.contains("DO UPDATE SET admitted = CASE WHEN MAX(t.tat, NOW) - $3 <= NOW"));
+        assert!(sql.ends_with("RETURNING CAST(admitted AS BIGINT), tat - $3 - NOW"));
+    }
+}
