@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
 
-use durin_core::{Client, ClientName, StoreError};
+use durin_core::{AuthError, Client, ClientName, DigestKey, Invalidation, StoreError};
 use serde_json::json;
 
 use crate::Context;
@@ -65,16 +65,17 @@ pub(crate) fn apply(mut client: Client, policy: &PolicyArgs) -> Client {
 /// `client create`: refuses an existing name rather than overwriting it.
 async fn create(ctx: &Context, name: ClientName, policy: &PolicyArgs) -> Result<(), CliError> {
     let client = apply(Client::new(name), policy);
-    match ctx.stores.clients.create_client(&client).await {
+    let durin = ctx.service(DigestKey::generate("unused")).build();
+    match durin.create_client(&client).await {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
+        Err(AuthError::Unavailable(StoreError::Conflict(_))) => {
             return Err(CliError::Refused(format!(
                 "client {0} already exists; change it with `durin client update {0} ...`",
                 client.name
             )));
         }
         Err(e) => {
-            return Err(CliError::store(
+            return Err(CliError::auth(
                 format!("creating client {}", client.name),
                 e,
             ));
@@ -119,12 +120,13 @@ async fn show(ctx: &Context, name: &ClientName) -> Result<(), CliError> {
 async fn update(ctx: &Context, name: &ClientName, policy: &PolicyArgs) -> Result<(), CliError> {
     let client = apply(existing(ctx, name).await?, policy);
     // Read-modify-write: two admins changing the same client at once keep the last
-    // write, which is what an admin tool is expected to do.
-    ctx.stores
-        .clients
+    // write, which is what an admin tool is expected to do. Through the service, so
+    // every running server's policy cache hears of it at once.
+    ctx.service(DigestKey::generate("unused"))
+        .build()
         .upsert_client(&client)
         .await
-        .map_err(|e| CliError::store(format!("updating client {name}"), e))?;
+        .map_err(|e| CliError::auth(format!("updating client {name}"), e))?;
     print_client(ctx, "updated", &client)
 }
 
@@ -148,16 +150,20 @@ async fn delete(ctx: &Context, name: &ClientName, yes: bool) -> Result<(), CliEr
         }
     }
     let removing = |e| CliError::store(format!("deleting the sessions of client {name}"), e);
+    let node = ctx.node(DigestKey::generate("unused"));
+    let durin = node.builder.build();
     let mut removed = admin.remove_client_sessions(name).await.map_err(removing)?;
-    let existed = ctx
-        .stores
-        .clients
+    // The client goes through the service, so every server forgets its policy (and
+    // refuses its tokens) at once.
+    let existed = durin
         .delete_client(name)
         .await
-        .map_err(|e| CliError::store(format!("deleting client {name}"), e))?;
+        .map_err(|e| CliError::auth(format!("deleting client {name}"), e))?;
     // A login that raced the first sweep left a session of a client that no longer
     // exists: sweep again now that no new one can be issued.
     removed += admin.remove_client_sessions(name).await.map_err(removing)?;
+    // Deleted straight in the store: every server forgets what it cached.
+    node.bus.publish(&Invalidation::All).await;
     if !existed {
         return Err(CliError::Refused(format!(
             "no client {name} (it was deleted meanwhile)"

@@ -30,7 +30,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use durin_connect::{ConnectError, Stores};
-use durin_core::{DigestKey, Durin};
+use durin_core::DigestKey;
 use serde_json::json;
 
 use crate::cli::{ApikeyCommand, Cli, ClientCommand, Command, TokenCommand};
@@ -68,12 +68,22 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    /// The service over this store, as a server builds it (settings included); `key`
-    /// is the server's key where tokens are issued, a throwaway one where nothing is
-    /// digested.
+    /// The service over this store, as a server builds it (settings, the shared
+    /// throttle, the invalidation bus); `key` is the server's key where tokens are
+    /// issued, a throwaway one where nothing is digested. Nothing is cached, and every
+    /// revocation or client change is published to the running servers before the
+    /// command returns, so they refuse a revoked token at once.
     pub(crate) fn service(&self, key: DigestKey) -> durin_core::DurinBuilder {
-        Durin::builder(self.stores.tokens.clone(), self.stores.clients.clone(), key)
-            .settings_store(self.stores.settings.clone())
+        self.node(key).builder
+    }
+
+    /// The wiring of [`Context::service`], with its bus.
+    pub(crate) fn node(&self, key: DigestKey) -> durin_connect::Node {
+        let no_cache = durin_core::CacheConfig {
+            ttl: std::time::Duration::ZERO,
+            ..durin_core::CacheConfig::default()
+        };
+        self.stores.node(key, no_cache)
     }
 }
 

@@ -1,6 +1,6 @@
 //! `durin session ...`: list sessions page by page, revoke one, revoke a user's.
 
-use durin_core::{ClientName, Clock as _, Removal, SessionId, SessionQuery, SystemClock, UserId};
+use durin_core::{ClientName, Clock as _, DigestKey, SessionId, SessionQuery, SystemClock, UserId};
 use serde::Serialize;
 use serde_json::json;
 
@@ -106,12 +106,11 @@ fn next_command(
 
 /// `session revoke`: deletes the session, whoever owns it.
 async fn revoke(ctx: &Context, id: &SessionId) -> Result<(), CliError> {
-    let removed = ctx
-        .stores
-        .tokens
-        .remove(id, Removal::Delete)
+    let durin = ctx.service(DigestKey::generate("unused")).build();
+    let removed = durin
+        .revoke(id)
         .await
-        .map_err(|e| CliError::store(format!("revoking session {id}"), e))?
+        .map_err(|e| CliError::auth(format!("revoking session {id}"), e))?
         .ok_or_else(|| {
             CliError::Refused(format!(
                 "no session {id}; `durin session list` shows the sessions"
@@ -129,19 +128,15 @@ async fn revoke(ctx: &Context, id: &SessionId) -> Result<(), CliError> {
 
 /// `session revoke-all`: deletes every session of the user.
 async fn revoke_all(ctx: &Context, user: &UserId) -> Result<(), CliError> {
-    let removed = ctx
-        .stores
-        .tokens
-        .remove_user(user, None, Removal::Delete)
+    let durin = ctx.service(DigestKey::generate("unused")).build();
+    let removed = durin
+        .logout_all(user)
         .await
-        .map_err(|e| CliError::store(format!("revoking the sessions of user {user}"), e))?;
+        .map_err(|e| CliError::auth(format!("revoking the sessions of user {user}"), e))?;
     if ctx.json {
-        output::print_json(&json!({ "user": user, "revoked": removed.len() }))
+        output::print_json(&json!({ "user": user, "revoked": removed }))
     } else {
-        output::print(&format!(
-            "revoked {} session(s) of user {user}\n",
-            removed.len()
-        ))
+        output::print(&format!("revoked {removed} session(s) of user {user}\n"))
     }
 }
 

@@ -19,6 +19,22 @@
 //! durin-sqlx itself is always a dependency (for [`durin_sqlx::PoolConfig`]), without a
 //! driver unless `sqlite` or `postgres` is on.
 //!
+//! Every backend gives the same set: tokens, clients, administration and settings, a
+//! throttle and a failed-login limiter kept in the store (so limits hold across
+//! processes), and the channel that carries cache invalidations between processes.
+//! [`Stores::node`] wires one process onto them: a server runs
+//!
+//! ```no_run
+//! # async fn demo(key: durin_core::DigestKey) -> Result<(), durin_connect::ConnectError> {
+//! let stores = durin_connect::open("postgres://app@db/app").await?;
+//! let node = stores.node(key, durin_core::CacheConfig::default());
+//! let durin = node.builder.build();
+//! let subscriber = node.bus.spawn_subscriber(); // other nodes' revocations reach this one
+//! // ... serve ...
+//! subscriber.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), durin_connect::ConnectError> {
 //! let stores = durin_connect::open("sqlite://durin.db").await?;
@@ -33,7 +49,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use durin_core::{
-    ClientStore, DigestKey, SessionAdmin, SettingsStore, StoreError, Throttle, TokenStore,
+    AttemptLimiter, CacheConfig, CachedTokenStore, ClientStore, DigestKey, Durin, DurinBuilder,
+    InvalidationBus, InvalidationChannel, SessionAdmin, SettingsStore, StoreError, Throttle,
+    TokenStore,
 };
 #[cfg(feature = "postgres")]
 use durin_sqlx::PostgresStore;
@@ -73,9 +91,14 @@ pub struct Stores {
     pub admin: Arc<dyn SessionAdmin>,
     /// Settings per (user, client).
     pub settings: Arc<dyn SettingsStore>,
-    /// A throttle shared by every process on this backend, when it has one (Redis);
-    /// `None` means an in-process throttle is the right choice.
-    pub throttle: Option<Arc<dyn Throttle>>,
+    /// A throttle shared by every process on this backend (GCRA state in the store), so
+    /// a rate holds across all nodes together.
+    pub throttle: Arc<dyn Throttle>,
+    /// The failed-login limit, kept in the store and shared by every process on it.
+    pub attempts: Arc<dyn AttemptLimiter>,
+    /// The channel that carries cache invalidations between the processes on this
+    /// backend (PostgreSQL `LISTEN`/`NOTIFY`, a Redis stream, an SQLite log table).
+    pub channel: Arc<dyn InvalidationChannel>,
     /// Which backend this is.
     pub backend: Backend,
     sql: Sql,
@@ -250,8 +273,10 @@ impl Stores {
             tokens: store.clone(),
             clients: store.clone(),
             admin: store.clone(),
-            settings: store,
-            throttle: Some(Arc::new(throttle)),
+            settings: store.clone(),
+            throttle: Arc::new(throttle),
+            attempts: store.clone(),
+            channel: Arc::new(store.channel()),
             backend: Backend::Redis,
             sql: Sql::None,
         }
@@ -264,7 +289,9 @@ impl Stores {
             clients: store.clone(),
             admin: store.clone(),
             settings: store.clone(),
-            throttle: None,
+            throttle: store.clone(),
+            attempts: store.clone(),
+            channel: Arc::new(store.channel()),
             backend: Backend::Sqlite,
             sql: Sql::Sqlite(store),
         }
@@ -277,7 +304,9 @@ impl Stores {
             clients: store.clone(),
             admin: store.clone(),
             settings: store.clone(),
-            throttle: None,
+            throttle: store.clone(),
+            attempts: store.clone(),
+            channel: Arc::new(store.channel()),
             backend: Backend::Postgres,
             sql: Sql::Postgres(store),
         }
@@ -300,6 +329,68 @@ impl Stores {
     /// Whether this backend has schema migrations.
     pub fn has_migrations(&self) -> bool {
         matches!(self.backend, Backend::Sqlite | Backend::Postgres)
+    }
+
+    /// Wires one process (a node) onto this shared store: an [`InvalidationBus`] over the
+    /// backend's channel, the token cache registered with it (`cache.ttl` zero: no caching,
+    /// but this node's changes are still published), and a service builder that publishes
+    /// client changes, throttles with the shared throttle and keeps settings in this
+    /// store. Start the subscriber with `node.bus.spawn_subscriber()` (a server) or not
+    /// at all (a command that only writes, such as the CLI: its writes are published
+    /// anyway).
+    pub fn node(&self, key: DigestKey, cache: CacheConfig) -> Node {
+        let bus = InvalidationBus::new(self.channel.clone());
+        let tokens =
+            Arc::new(CachedTokenStore::with_config(self.tokens.clone(), cache).with_bus(&bus));
+        let builder = Durin::builder(tokens.clone(), self.clients.clone(), key)
+            .bus(&bus)
+            .throttle(self.throttle.clone())
+            .settings_store(self.settings.clone());
+        Node {
+            bus,
+            tokens,
+            builder,
+        }
+    }
+
+    /// Whether the store answers (one indexed read), for readiness checks.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let probe = durin_core::ClientName::new("durin-ready-probe").expect("a valid name");
+        self.clients.get_client(&probe).await.map(drop)
+    }
+
+    /// Closes the connection pools (SQL backends; Redis connections close when dropped).
+    pub async fn close(&self) {
+        match &self.sql {
+            #[cfg(feature = "sqlite")]
+            Sql::Sqlite(store) => store.close().await,
+            #[cfg(feature = "postgres")]
+            Sql::Postgres(store) => store.close().await,
+            Sql::None => {}
+        }
+    }
+}
+
+/// One process's wiring onto a shared store ([`Stores::node`]).
+pub struct Node {
+    /// Publishes this node's invalidations and, once its subscriber runs, applies the
+    /// other nodes'.
+    pub bus: Arc<InvalidationBus>,
+    /// The token cache in front of the store, registered with the bus.
+    pub tokens: Arc<CachedTokenStore<Arc<dyn TokenStore>>>,
+    /// The service, wired to the bus, the shared throttle and the settings store; add
+    /// the application's settings and `build()` it.
+    pub builder: DurinBuilder,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("bus", &self.bus)
+            .finish_non_exhaustive()
     }
 }
 

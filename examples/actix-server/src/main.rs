@@ -19,12 +19,22 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
+async fn ready(demo: web::Data<Demo>) -> HttpResponse {
+    if demo.ready().await {
+        HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
+    } else {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable" }))
+    }
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     use clap::Parser as _;
     server_common::init_tracing();
-    let demo = Demo::start(Args::parse()).await?;
+    let demo = web::Data::new(Demo::start(Args::parse()).await?);
     let api = demo.api.clone();
+    let bind = demo.args.bind;
+    let shared = demo.clone();
     let server = HttpServer::new(move || {
         let (mut scope, mut app) = (web::scope("/api"), App::new());
         // Mounted from the list the docs test checks (docs/http-api.md).
@@ -50,6 +60,11 @@ async fn main() -> anyhow::Result<()> {
                     )
                 }
                 "/health" => app = app.route("/health", web::get().to(health)),
+                "/ready" => {
+                    app = app
+                        .app_data(shared.clone())
+                        .route("/ready", web::get().to(ready))
+                }
                 other => panic!(
                     "server_common::DEMO_ROUTES lists {other}, which actix-server does not serve"
                 ),
@@ -62,9 +77,10 @@ async fn main() -> anyhow::Result<()> {
                 .configure(durin_actix::endpoints),
         )
     })
-    .bind(demo.args.bind)?;
+    .bind(bind)?;
     let addr = server.addrs()[0];
     println!("{}", demo.banner(addr));
     server.run().await?;
+    demo.shutdown().await;
     Ok(())
 }

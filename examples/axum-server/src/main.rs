@@ -8,7 +8,10 @@
 //! Routes, flags and answers: `docs/http-api.md`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use durin_axum::{Auth, DurinLayer, Guard};
@@ -22,8 +25,22 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+async fn ready(State(demo): State<Arc<Demo>>) -> (StatusCode, Json<serde_json::Value>) {
+    if demo.ready().await {
+        (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready" })),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "unavailable" })),
+        )
+    }
+}
+
 /// The application: the contract's endpoints and the demo routes under `/api`.
-fn app(demo: &Demo) -> Router {
+fn app(demo: &Arc<Demo>) -> Router {
     let api = demo.api.clone();
     let (mut routes, mut app) = (Router::new(), Router::new());
     // Mounted from the list the docs test checks (docs/http-api.md).
@@ -40,6 +57,7 @@ fn app(demo: &Demo) -> Router {
                 routes = routes.route("/no-web", get(me).layer(Guard::deny_clients(["web"])))
             }
             "/health" => app = app.route("/health", get(health)),
+            "/ready" => app = app.route("/ready", get(ready).with_state(demo.clone())),
             other => {
                 panic!("server_common::DEMO_ROUTES lists {other}, which axum-server does not serve")
             }
@@ -55,7 +73,7 @@ fn app(demo: &Demo) -> Router {
 async fn main() -> anyhow::Result<()> {
     use clap::Parser as _;
     server_common::init_tracing();
-    let demo = Demo::start(Args::parse()).await?;
+    let demo = Arc::new(Demo::start(Args::parse()).await?);
     let listener = tokio::net::TcpListener::bind(demo.args.bind).await?;
     let addr = listener.local_addr()?;
     println!("{}", demo.banner(addr));
@@ -67,5 +85,6 @@ async fn main() -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    demo.shutdown().await;
     Ok(())
 }

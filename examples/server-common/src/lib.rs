@@ -14,8 +14,8 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use async_trait::async_trait;
 use clap::Parser;
 use durin_core::{
-    CacheConfig, CachedTokenStore, Client, ClientName, Durin, MemoryThrottle, Rate, StoreError,
-    TokenStore, UserId, parse_duration, parse_ttl,
+    CacheConfig, ChannelState, Client, ClientName, Durin, InvalidationBus, Rate, StoreError,
+    SubscriberHandle, UserId, parse_duration, parse_ttl,
 };
 use durin_http::{Api, CredentialChecker, HttpConfig};
 
@@ -33,6 +33,7 @@ pub const DEMO_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/only-web"),
     ("GET", "/api/no-web"),
     ("GET", "/health"),
+    ("GET", "/ready"),
 ];
 
 /// The flags of both example servers (documented in `docs/http-api.md`).
@@ -162,12 +163,15 @@ impl CredentialChecker for Users {
     }
 }
 
-/// A running demo: the API over the store, and what to print.
+/// A running demo: the API over the store, its background tasks, and what to print.
 pub struct Demo {
     /// The endpoints and service.
     pub api: Api,
     /// The flags.
     pub args: Args,
+    stores: durin_connect::Stores,
+    bus: Arc<InvalidationBus>,
+    subscriber: std::sync::Mutex<Option<SubscriberHandle>>,
 }
 
 /// Logs to stderr at `RUST_LOG` (default `info`).
@@ -202,38 +206,17 @@ impl Demo {
         {
             clients.push(Client::new(api.clone()).with_token_ttl(None));
         }
-        match seed(&stores, &clients).await {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "the database is unreachable; answering 503 until it comes back");
-                let (stores, clients) = (stores.clone(), clients.clone());
-                tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                        if seed(&stores, &clients).await.is_ok() {
-                            tracing::info!("database reachable again: migrated and seeded");
-                            break;
-                        }
-                    }
-                });
-            }
-        }
-        let throttle = stores
-            .throttle
-            .clone()
-            .unwrap_or_else(|| Arc::new(MemoryThrottle::new()));
-        let tokens: Arc<dyn TokenStore> = if args.cache_ttl.is_zero() {
-            stores.tokens.clone()
-        } else {
-            Arc::new(CachedTokenStore::with_config(
-                stores.tokens.clone(),
-                CacheConfig {
-                    ttl: args.cache_ttl,
-                    ..CacheConfig::default()
-                },
-            ))
-        };
-        let mut builder = Durin::builder(tokens, stores.clients.clone(), key).throttle(throttle);
+        // One node of a deployment: the caches are fed by the store's invalidation
+        // channel, and throttles and the failed-login limit live in the store, so every
+        // limit and every revocation holds across all the nodes on this database.
+        let node = stores.node(
+            key,
+            CacheConfig {
+                ttl: args.cache_ttl,
+                ..CacheConfig::default()
+            },
+        );
+        let mut builder = node.builder;
         if let Some(rate) = args.default_throttle {
             builder = builder.default_rate(rate);
         }
@@ -241,9 +224,51 @@ impl Demo {
             builder = builder.api_access_client(api.clone());
         }
         let durin = builder.build();
+        let subscriber = node.bus.spawn_subscriber();
+        match seed(&stores, &durin, &clients).await {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "the database is unreachable; answering 503 until it comes back");
+                let (stores, durin, clients) = (stores.clone(), durin.clone(), clients.clone());
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        if seed(&stores, &durin, &clients).await.is_ok() {
+                            tracing::info!("database reachable again: migrated and seeded");
+                            break;
+                        }
+                    }
+                });
+            }
+        }
         let users = Users::new(&args.users)?;
         let api = Api::new(durin, HttpConfig::default(), Arc::new(users));
-        Ok(Demo { api, args })
+        Ok(Demo {
+            api,
+            args,
+            stores,
+            bus: node.bus,
+            subscriber: std::sync::Mutex::new(Some(subscriber)),
+        })
+    }
+
+    /// Whether this node can serve: the store answers and the invalidation subscription
+    /// is live (`GET /ready`). `/health` stays a liveness check.
+    pub async fn ready(&self) -> bool {
+        self.bus.state() == ChannelState::Live && self.stores.ping().await.is_ok()
+    }
+
+    /// Stops the background tasks (the invalidation subscriber) and closes the pools.
+    pub async fn shutdown(&self) {
+        let subscriber = self
+            .subscriber
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(subscriber) = subscriber {
+            subscriber.shutdown().await;
+        }
+        self.stores.close().await;
     }
 
     /// The start-up banner: the address (first line, `listening on http://ADDR`, which
@@ -272,10 +297,16 @@ impl Demo {
     }
 }
 
-async fn seed(stores: &durin_connect::Stores, clients: &[Client]) -> Result<(), StoreError> {
+/// Migrates and writes the clients of the flags, through the service so that nodes
+/// already running hear of a changed policy.
+async fn seed(
+    stores: &durin_connect::Stores,
+    durin: &Durin,
+    clients: &[Client],
+) -> Result<(), durin_core::AuthError> {
     stores.migrate().await?;
     for client in clients {
-        stores.clients.upsert_client(client).await?;
+        durin.upsert_client(client).await?;
     }
     Ok(())
 }
