@@ -74,6 +74,7 @@ mod endpoints;
 mod error;
 mod humanize;
 mod login;
+mod proxy;
 mod routes;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -82,5 +83,6 @@ pub use credentials::{CookieConfig, Credentials, CsrfDefence, HttpConfig, Reques
 pub use endpoints::{Api, GuardRule, Reply};
 pub use error::{HttpError, messages};
 pub use humanize::natural_delta;
-pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
+pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig, Reservation};
+pub use proxy::client_address;
 pub use routes::{ROUTES, path_forms};
