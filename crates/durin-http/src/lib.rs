@@ -19,6 +19,9 @@
 //! - [`LoginForm`], [`CredentialChecker`], [`LoginGuard`]: the login flow and its
 //!   failed-attempt throttle.
 //!
+//! - named personal tokens (`GET/POST tokens/`, `DELETE tokens/{id}`) and
+//!   per-(user, client) settings (`GET/PUT settings/`), also on [`Api`], with their
+//!   messages in [`token_messages`];
 //! - [`ROUTES`]: the endpoints both integrations mount (from this list);
 //! - [`testing`] (feature `testing`): an in-memory stack and ready `Authorization`
 //!   headers for application tests.
@@ -77,6 +80,7 @@ mod login;
 mod routes;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tokens;
 
 pub use credentials::{CookieConfig, Credentials, CsrfDefence, HttpConfig, RequestInfo, SameSite};
 pub use endpoints::{Api, GuardRule, Reply};
@@ -84,3 +88,4 @@ pub use error::{HttpError, messages};
 pub use humanize::natural_delta;
 pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
 pub use routes::{ROUTES, path_forms};
+pub use tokens::token_messages;
