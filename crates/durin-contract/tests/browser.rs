@@ -268,11 +268,12 @@ async fn walk_through(s: &Server, browser: &Client) -> Result<(), String> {
     fill(browser, "#token-name", "").await;
 
     if let Ok(path) = std::env::var("DURIN_SCREENSHOT") {
-        // Two more sessions for the picture, and the token masked: it was shown once.
-        s.login(ALICE, "mobile").await;
+        // Two more sessions for the picture (the named token is one too), and the token
+        // masked: it was shown once.
+        s.login(ALICE, "cli").await;
         s.login(ALICE, "plain").await;
         click(browser, "#refresh").await;
-        wait_for(browser, "three sessions", &format!("{SESSION_ROWS} === 3")).await;
+        wait_for(browser, "four sessions", &format!("{SESSION_ROWS} === 4")).await;
         js(
             browser,
             "const t = document.getElementById('new-token-value'); \
