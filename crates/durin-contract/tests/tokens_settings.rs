@@ -340,6 +340,80 @@ async fn settings_refuse_non_objects_and_oversize_bodies(package: &str, backend:
     assert_eq!(s.get("/api/settings/", &web).await.body, kept);
 }
 
+// --- a store failure -------------------------------------------------------------------
+
+/// The store breaks under a running server (SQLite: its tables are dropped; PostgreSQL:
+/// its schema is dropped): the new routes answer 503, never 401 or a panic, and malformed
+/// input is still refused before any I/O.
+async fn a_store_failure_answers_503(package: &str, backend: &str) {
+    let scratch = std::env::temp_dir().join(format!(
+        "durin-contract-outage-{}-{}",
+        std::process::id(),
+        durin_core::SessionId::generate().as_str()
+    ));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let url = durin_contract::database_url(backend, &scratch).await;
+    let mut flags = standard_flags();
+    flags.push("--tokens-client=pat".to_owned());
+    let s = Server::start_with(package, backend, &flags, Some(&url)).await;
+    let web = s.login(ALICE, "web").await;
+    assert_eq!(s.get("/api/tokens/", &web).await.status, 200);
+    match backend {
+        "sqlite" => {
+            let db = sqlx::SqlitePool::connect(&url).await.expect("SQLite");
+            let tables: Vec<(String,)> = sqlx::query_as(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .fetch_all(&db)
+            .await
+            .expect("list the tables");
+            for (table,) in tables {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE \"{table}\"")))
+                    .execute(&db)
+                    .await
+                    .expect("drop a table");
+            }
+            db.close().await;
+        }
+        "postgres" => {
+            let schema = url.rsplit("search_path%3D").next().unwrap().to_owned();
+            let admin = sqlx::PgPool::connect(url.split('?').next().unwrap())
+                .await
+                .expect("PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&admin)
+                .await
+                .expect("drop the schema");
+            admin.close().await;
+        }
+        other => panic!("no failure to inject on {other}"),
+    }
+    let unavailable = |r: Response, what: &str| {
+        assert!(
+            r.status == 503 && r.body["detail"] == "Authentication service unavailable.",
+            "{what}: {} {:?}",
+            r.status,
+            r.body
+        );
+    };
+    unavailable(s.get("/api/tokens/", &web).await, "GET tokens/");
+    unavailable(
+        create(&s, &web, json!({"name": "ci"})).await,
+        "POST tokens/",
+    );
+    unavailable(s.get("/api/settings/", &web).await, "GET settings/");
+    unavailable(put_settings(&s, &web, "{}").await, "PUT settings/");
+    // Checked before any I/O (the caller is authenticated from the cache): still the
+    // caller's mistake.
+    let r = create(&s, &web, json!({"name": ""})).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    s.get("/api/tokens/", "garbage")
+        .await
+        .assert_error(401, INVALID);
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
 // --- the cookie transport and the page --------------------------------------------------
 
 /// Logs in with `"transport": "cookie"`; returns the `Cookie` header to send back.
@@ -477,4 +551,25 @@ cases!(
     settings_refuse_non_objects_and_oversize_bodies,
     cookie_sessions_manage_tokens_only_from_their_own_origin,
     the_page_is_served,
+);
+
+macro_rules! outage {
+    ($($name:ident: $package:literal, $backend:literal;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if durin_contract::selected($package, $backend) {
+                    a_store_failure_answers_503($package, $backend).await;
+                }
+            }
+        )*
+    };
+}
+
+// Redis has no failure to inject without disturbing other users of the server.
+outage!(
+    a_store_failure_answers_503_on_axum_server_sqlite: "axum-server", "sqlite";
+    a_store_failure_answers_503_on_axum_server_postgres: "axum-server", "postgres";
+    a_store_failure_answers_503_on_actix_server_sqlite: "actix-server", "sqlite";
+    a_store_failure_answers_503_on_actix_server_postgres: "actix-server", "postgres";
 );
