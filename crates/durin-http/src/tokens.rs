@@ -246,6 +246,87 @@ fn parse_named_token(body: &[u8]) -> Result<NamedToken, HttpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use durin_core::{
+        Client, ClientName, DigestKey, Durin, LoginOptions, MemoryStore, Transport, UserId,
+    };
+
+    use crate::{CredentialChecker, HttpConfig};
+
+    struct NoUsers;
+
+    #[async_trait::async_trait]
+    impl CredentialChecker for NoUsers {
+        async fn check(&self, _: &str, _: &str) -> Result<Option<UserId>, durin_core::StoreError> {
+            Ok(None)
+        }
+    }
+
+    /// An API with a tokens client `pat` and no settings store, and alice on `web`.
+    async fn stack() -> (Api, Authenticated) {
+        let store = Arc::new(MemoryStore::new());
+        let pat = ClientName::new("pat").unwrap();
+        let web = ClientName::new("web").unwrap();
+        let durin = Durin::builder(store.clone(), store, DigestKey::generate("k"))
+            .tokens_client(pat.clone())
+            .build();
+        durin
+            .create_client(&Client::new(pat).with_token_ttl(None))
+            .await
+            .unwrap();
+        durin
+            .create_client(&Client::new(web.clone()))
+            .await
+            .unwrap();
+        let alice = UserId::new("alice").unwrap();
+        let login = durin
+            .login(&alice, &web, LoginOptions::default())
+            .await
+            .unwrap();
+        let auth = durin
+            .authenticate(&login.token, Transport::Header)
+            .await
+            .unwrap();
+        let api = Api::new(durin, HttpConfig::default(), Arc::new(NoUsers));
+        (api, auth)
+    }
+
+    #[tokio::test]
+    async fn a_created_token_is_redacted_in_debug_output() {
+        let (api, auth) = stack().await;
+        let reply = api.create_token(&auth, br#"{"name": "ci"}"#).await.unwrap();
+        assert_eq!(reply.status, 201);
+        let token = reply.body.as_ref().unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let debug = format!("{reply:?}");
+        assert!(!debug.contains(&token), "{debug}");
+        assert!(debug.contains("[redacted]"), "{debug}");
+        assert_eq!(
+            api.tokens(&auth).await.unwrap().body.unwrap()[0]["name"],
+            "ci"
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_bodies_are_refused_before_the_store_is_asked() {
+        // No settings store: a request that reached the store would answer 404.
+        let (api, auth) = stack().await;
+        let big = vec![b' '; api.durin().settings_limit() + 1];
+        assert_eq!(api.put_settings(&auth, &big).await.unwrap_err().status, 413);
+        let e = api.put_settings(&auth, b"[1]").await.unwrap_err();
+        assert_eq!(
+            (e.status, &e.body["detail"]),
+            (400, &json!(m::SETTINGS_NOT_OBJECT))
+        );
+        assert_eq!(
+            api.put_settings(&auth, b"{}").await.unwrap_err().status,
+            404
+        );
+        assert_eq!(api.settings(&auth).await.unwrap_err().status, 404);
+    }
 
     fn field_error(body: &str) -> Value {
         parse_named_token(body.as_bytes()).unwrap_err().body
