@@ -72,7 +72,15 @@ async fn login(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let address = request.peer_addr().map(|a| a.ip());
+    let joined = |name: &str| {
+        let values: Vec<&str> = request
+            .headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    let address = api.client_address(request.peer_addr().map(|a| a.ip()), &joined);
     let result = match LoginForm::parse(header(CONTENT_TYPE), &body) {
         Ok(form) => api.login(&form, address, header(USER_AGENT)).await,
         Err(e) => Err(e),

@@ -80,12 +80,23 @@ fn respond(api: &Api, result: Result<Reply, HttpError>) -> Response {
     }
 }
 
+/// Every value of header `name`, joined by `,` (as forwarding headers may be split).
+fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
 async fn login(State(api): State<Api>, request: Request) -> Response {
-    let address = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     let headers: HeaderMap = request.headers().clone();
+    let address = api.client_address(peer, &|name| joined(&headers, name));
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());

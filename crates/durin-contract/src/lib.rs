@@ -284,6 +284,11 @@ impl Server {
         self.call(reqwest::Method::DELETE, path, token).await
     }
 
+    /// The server process's id (to sample its memory).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Stops the server.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

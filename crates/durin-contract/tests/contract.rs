@@ -151,6 +151,68 @@ async fn repeated_login_failures_are_throttled_per_address(s: Server) {
     assert_eq!(r.status, 200, "{:?}", r.body);
 }
 
+async fn an_over_long_username_is_a_field_error(s: Server) {
+    let long = "u".repeat(256);
+    let r = s
+        .send(
+            s.http
+                .post(s.url("/api/login/"))
+                .json(&json!({"username": long, "password": "x", "client": "web"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"username": ["Ensure this field has no more than 255 characters."]})
+    );
+}
+
+async fn fail_from(s: &Server, http: &reqwest::Client, forwarded_for: &str, password: &str) -> u16 {
+    s.send(
+        http.post(s.url("/api/login/"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({"username": "alice", "password": password, "client": "web"})),
+    )
+    .await
+    .status
+}
+
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy(s: Server) {
+    // Not trusted: X-Forwarded-For is ignored, so changing it does not escape the limit.
+    let peer = client(Some("127.0.0.5".parse().unwrap()));
+    for i in 0..10 {
+        assert_eq!(
+            fail_from(&s, &peer, &format!("198.51.100.{i}"), "nope").await,
+            400
+        );
+    }
+    assert_eq!(fail_from(&s, &peer, "198.51.100.99", ALICE.1).await, 429);
+    let (package, backend) = (s.package.clone(), s.backend.clone());
+    s.stop().await;
+    // Trusted: the right-most untrusted forwarded address is the client.
+    let s = Server::start_with(
+        &package,
+        &backend,
+        &flags(&["--trusted-proxy=127.0.0.6/32"]),
+        None,
+    )
+    .await;
+    let proxy = client(Some("127.0.0.6".parse().unwrap()));
+    for _ in 0..10 {
+        assert_eq!(
+            fail_from(&s, &proxy, "203.0.113.1, 198.51.100.7", "nope").await,
+            400
+        );
+    }
+    assert_eq!(fail_from(&s, &proxy, "198.51.100.7", ALICE.1).await, 429);
+    // A forged left-most entry does not help; another real client goes through.
+    assert_eq!(
+        fail_from(&s, &proxy, "198.51.100.8, 198.51.100.7", ALICE.1).await,
+        429
+    );
+    assert_eq!(fail_from(&s, &proxy, "198.51.100.8", ALICE.1).await, 200);
+}
+
 async fn a_never_expiring_client_has_a_null_expiry(s: Server) {
     let r = s.login_response(ALICE, "forever").await;
     assert_eq!(r.status, 200);
@@ -641,6 +703,8 @@ contract!(
     login_with_wrong_credentials_is_refused,
     login_with_an_unknown_client_is_refused_after_the_credentials,
     repeated_login_failures_are_throttled_per_address,
+    an_over_long_username_is_a_field_error,
+    forwarded_addresses_count_only_behind_a_trusted_proxy,
     a_never_expiring_client_has_a_null_expiry,
     no_credentials_is_401_with_a_challenge,
     a_foreign_scheme_is_left_alone,

@@ -20,6 +20,10 @@ pub struct HttpConfig {
     /// Leave the API-access client's session out of `GET sessions/` (default `false`, as
     /// in django-rest-durin).
     pub hide_api_access_sessions: bool,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers are believed (see
+    /// [`crate::Api::client_address`]). Empty by default: the peer's address is the
+    /// client's, and those headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpConfig {
@@ -29,6 +33,7 @@ impl Default for HttpConfig {
             realm: "api".to_owned(),
             cookie: None,
             hide_api_access_sessions: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -63,6 +68,12 @@ impl HttpConfig {
     /// Hides (or shows) the API-access session in `GET sessions/`.
     pub fn with_hide_api_access_sessions(mut self, hide: bool) -> Self {
         self.hide_api_access_sessions = hide;
+        self
+    }
+
+    /// Sets the trusted reverse proxies (CIDRs, e.g. `10.0.0.0/8`, `127.0.0.1/32`).
+    pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
         self
     }
 

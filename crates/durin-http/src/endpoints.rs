@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use durin_core::{
-    AuthError, Authenticated, ClientName, Durin, LoginOptions, Session, SessionId, Timestamp,
-    TokenString, Transport,
+    AttemptLimiter, AuthError, Authenticated, ClientName, Durin, LoginOptions,
+    MemoryAttemptLimiter, Session, SessionId, Timestamp, TokenString, Transport,
 };
 use serde_json::{Map, Value, json};
 
@@ -78,6 +78,7 @@ pub struct Api {
     config: Arc<HttpConfig>,
     checker: Arc<dyn CredentialChecker>,
     guard: LoginGuard,
+    limiter: Arc<dyn AttemptLimiter>,
 }
 
 impl std::fmt::Debug for Api {
@@ -91,19 +92,54 @@ impl std::fmt::Debug for Api {
 impl Api {
     /// The endpoints of `durin`, checking logins with `checker`.
     pub fn new(durin: Durin, config: HttpConfig, checker: Arc<dyn CredentialChecker>) -> Self {
-        let guard = LoginGuard::new(LoginGuardConfig::default(), durin.clock().clone());
+        let limiter: Arc<dyn AttemptLimiter> = Arc::new(MemoryAttemptLimiter::new());
+        let guard = LoginGuard::with_limiter(
+            LoginGuardConfig::default(),
+            durin.clock().clone(),
+            limiter.clone(),
+        );
         Api {
             durin,
             config: Arc::new(config),
             checker,
             guard,
+            limiter,
         }
     }
 
-    /// Replaces the failed-login throttle's limits.
+    /// Replaces the failed-login throttle's limits (keeping where it counts).
     pub fn with_login_guard(mut self, config: LoginGuardConfig) -> Self {
-        self.guard = LoginGuard::new(config, self.durin.clock().clone());
+        self.guard =
+            LoginGuard::with_limiter(config, self.durin.clock().clone(), self.limiter.clone());
         self
+    }
+
+    /// Counts failed logins in `limiter` (a store's limiter makes the failed-login limit
+    /// hold across every node on that store) instead of process memory.
+    pub fn with_attempt_limiter(mut self, limiter: Arc<dyn AttemptLimiter>) -> Self {
+        self.limiter = limiter.clone();
+        self.guard =
+            LoginGuard::with_limiter(*self.guard.config(), self.durin.clock().clone(), limiter);
+        self
+    }
+
+    /// The failed-login throttle.
+    pub fn login_guard(&self) -> &LoginGuard {
+        &self.guard
+    }
+
+    /// The address a request comes from, for the failed-login limit and the session
+    /// context: the peer's address, unless the peer is one of
+    /// [`HttpConfig::trusted_proxies`]; then the right-most address of
+    /// `X-Forwarded-For` (or, without it, of `Forwarded`'s `for=`) that is not a trusted
+    /// proxy. Headers are never read from an untrusted peer, so a client cannot choose
+    /// its own address.
+    pub fn client_address(
+        &self,
+        peer: Option<IpAddr>,
+        header: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<IpAddr> {
+        crate::proxy::client_address(&self.config.trusted_proxies, peer, header)
     }
 
     /// The service.
@@ -145,16 +181,24 @@ impl Api {
         if client.is_empty() {
             return Err(HttpError::detail(400, messages::NO_CLIENT));
         }
-        self.guard.check(address, username)?;
+        // Reserved before the (slow) password check, so concurrent guesses check at
+        // most the limit; released only when the credentials are right.
+        let attempt = self.guard.reserve(address, username).await?;
         let user = match self.checker.check(username, password).await {
-            Ok(Some(user)) => user,
+            Ok(Some(user)) => {
+                attempt.release().await;
+                user
+            }
             Ok(None) => {
-                self.guard.failed(address, username);
+                drop(attempt);
                 return Err(HttpError::bad_request(
                     json!({ "non_field_errors": [messages::BAD_CREDENTIALS] }),
                 ));
             }
-            Err(e) => return Err(AuthError::Unavailable(e).into()),
+            Err(e) => {
+                attempt.release().await;
+                return Err(AuthError::Unavailable(e).into());
+            }
         };
         let client = ClientName::new(client)
             .map_err(|_| HttpError::detail(400, messages::UNKNOWN_CLIENT))?;

@@ -42,6 +42,8 @@ pub mod messages {
     pub const CSRF: &str = "CSRF Failed: Origin checking failed.";
     /// The request body could not be read.
     pub const MALFORMED_BODY: &str = "Malformed request.";
+    /// A username longer than `UserId::MAX_LEN` (255) bytes (DRF's `max_length` message).
+    pub const USERNAME_TOO_LONG: &str = "Ensure this field has no more than 255 characters.";
 
     /// `Request was throttled. Expected available in N seconds.`
     pub fn throttled(seconds: u64) -> String {

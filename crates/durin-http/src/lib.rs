@@ -77,6 +77,7 @@ mod endpoints;
 mod error;
 mod humanize;
 mod login;
+mod proxy;
 mod routes;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -86,6 +87,7 @@ pub use credentials::{CookieConfig, Credentials, CsrfDefence, HttpConfig, Reques
 pub use endpoints::{Api, GuardRule, Reply};
 pub use error::{HttpError, messages};
 pub use humanize::natural_delta;
-pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
+pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig, Reservation};
+pub use proxy::client_address;
 pub use routes::{ROUTES, path_forms};
 pub use tokens::token_messages;

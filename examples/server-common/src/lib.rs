@@ -78,6 +78,23 @@ pub struct Args {
     /// The key file used when `DURIN_SECRET` is not set (created on first run).
     #[arg(long, default_value = "durin.key")]
     pub key_file: PathBuf,
+    /// A reverse proxy whose `X-Forwarded-For` / `Forwarded` headers are believed, as a
+    /// CIDR like `10.0.0.0/8` or an address (repeatable). Without it those headers are
+    /// ignored and the peer's address is the client's.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128).
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            format!(
+                "invalid --trusted-proxy: expected a CIDR like 10.0.0.0/8 or an address, got {s:?}"
+            )
+        })
 }
 
 fn parse_user(s: &str) -> Result<(String, String), String> {
@@ -240,8 +257,11 @@ impl Demo {
             builder = builder.tokens_client(tokens.clone());
         }
         let durin = builder.build();
+        let seeded = seed(&stores, &durin, &clients).await;
+        // Subscribed once the schema exists (the SQLite channel polls a table the
+        // migrations create); the subscriber retries by itself when the store is down.
         let subscriber = node.bus.spawn_subscriber();
-        match seed(&stores, &durin, &clients).await {
+        match seeded {
             Ok(()) => {}
             Err(e) => {
                 tracing::error!(error = %e, "the database is unreachable; answering 503 until it comes back");
@@ -258,7 +278,10 @@ impl Demo {
             }
         }
         let users = Users::new(&args.users)?;
-        let api = Api::new(durin, http_config(), Arc::new(users));
+        let http = http_config().with_trusted_proxies(args.trusted_proxies.clone());
+        // The failed-login limit is counted in the store, so it holds across every node.
+        let api =
+            Api::new(durin, http, Arc::new(users)).with_attempt_limiter(stores.attempts.clone());
         Ok(Demo {
             api,
             args,
@@ -354,6 +377,15 @@ mod tests {
         assert!(parse_client("bad name").is_err());
         assert!(parse_client("web:soon").is_err());
         assert!(parse_client("web:1d:lots").is_err());
+    }
+
+    #[test]
+    fn trusted_proxy_flag() {
+        assert_eq!(parse_cidr("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_cidr("127.0.0.1").unwrap().to_string(), "127.0.0.1/32");
+        assert_eq!(parse_cidr("::1").unwrap().to_string(), "::1/128");
+        assert!(parse_cidr("10.0.0.0/33").is_err());
+        assert!(parse_cidr("proxy").is_err());
     }
 
     #[test]
