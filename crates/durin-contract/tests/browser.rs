@@ -147,9 +147,16 @@ async fn the_sessions_page_works_in_a_browser(package: &str) {
     let s = Server::start_with(package, "sqlite", &flags, None).await;
     let driver = Driver::start().await;
     let browser = driver.browser().await;
-    let result = walk_through(&s, &browser).await;
+    // The walk runs in its own task so that the browser is closed even when it panics
+    // (otherwise Chromium outlives its driver).
+    let walker = browser.clone();
+    let outcome = tokio::spawn(async move { walk_through(&s, &walker).await }).await;
     let _ = browser.close().await;
-    result.unwrap_or_else(|e| panic!("{package}: {e}"));
+    match outcome {
+        Ok(result) => result.unwrap_or_else(|e| panic!("{package}: {e}")),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("{package}: {e}"),
+    }
 }
 
 async fn walk_through(s: &Server, browser: &Client) -> Result<(), String> {
