@@ -69,6 +69,16 @@ ensure_redis() {
   redis_ready || { log "Redis is not reachable on 127.0.0.1:$REDIS_PORT"; exit 1; }
 }
 
+# Headless Chromium and its WebDriver for the sessions page's browser test
+# (crates/durin-contract/tests/browser.rs), which fails without them.
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    apt_install chromium chromium-driver
+  fi
+  chromedriver --version >/dev/null || { log "chromedriver does not run"; exit 1; }
+}
+
 ensure_postgres
 ensure_redis
-log "PostgreSQL and Redis are up (database $TEST_DB)"
+ensure_chromium
+log "PostgreSQL and Redis are up (database $TEST_DB); chromium and chromedriver are installed"

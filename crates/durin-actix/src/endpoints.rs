@@ -19,6 +19,8 @@ use crate::extract::{ApiError, Auth};
 /// | `POST logout/`, `POST logoutall/` | end this token, or every token of the user |
 /// | `GET sessions/`, `DELETE sessions/{id}` | list and revoke the caller's sessions |
 /// | `GET`, `POST`, `DELETE apiaccess/` | the caller's API key |
+/// | `GET`, `POST tokens/`, `DELETE tokens/{id}` | the caller's named tokens |
+/// | `GET`, `PUT settings/` | the caller's settings for its client |
 ///
 /// Needs `web::Data<Api>` in the app data and [`crate::DurinMiddleware`] around the
 /// scope: `web::scope("/api").wrap(DurinMiddleware::new(api.clone()))
@@ -37,6 +39,11 @@ pub fn endpoints(config: &mut web::ServiceConfig) {
                 ("GET", "apiaccess/") => web::get().to(api_access),
                 ("POST", "apiaccess/") => web::post().to(create_api_access),
                 ("DELETE", "apiaccess/") => web::delete().to(delete_api_access),
+                ("GET", "tokens/") => web::get().to(tokens),
+                ("POST", "tokens/") => web::post().to(create_token),
+                ("DELETE", "tokens/{id}") => web::delete().to(delete_token),
+                ("GET", "settings/") => web::get().to(settings),
+                ("PUT", "settings/") => web::put().to(put_settings),
                 _ => panic!(
                     "durin_http::ROUTES lists {method} {path}, which durin-actix does not serve"
                 ),
@@ -133,4 +140,38 @@ async fn delete_api_access(
     Auth(auth): Auth,
 ) -> Result<HttpResponse, ApiError> {
     respond(&api, api.delete_api_access(&auth).await)
+}
+
+// --- named tokens and settings ----------------------------------------------------------
+
+async fn tokens(api: web::Data<Api>, Auth(auth): Auth) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.tokens(&auth).await)
+}
+
+async fn create_token(
+    api: web::Data<Api>,
+    Auth(auth): Auth,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.create_token(&auth, &body).await)
+}
+
+async fn delete_token(
+    api: web::Data<Api>,
+    Auth(auth): Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.delete_token(&auth, &id).await)
+}
+
+async fn settings(api: web::Data<Api>, Auth(auth): Auth) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.settings(&auth).await)
+}
+
+async fn put_settings(
+    api: web::Data<Api>,
+    Auth(auth): Auth,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    respond(&api, api.put_settings(&auth, &body).await)
 }

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use durin_http::{Api, HttpError, LoginForm, Reply};
 
 use crate::extract::{ApiError, Auth};
@@ -24,6 +24,8 @@ use crate::extract::{ApiError, Auth};
 /// | `POST logout/`, `POST logoutall/` | end this token, or every token of the user |
 /// | `GET sessions/`, `DELETE sessions/{id}` | list and revoke the caller's sessions |
 /// | `GET`, `POST`, `DELETE apiaccess/` | the caller's API key |
+/// | `GET`, `POST tokens/`, `DELETE tokens/{id}` | the caller's named tokens |
+/// | `GET`, `PUT settings/` | the caller's settings for its client |
 ///
 /// The authenticated routes need [`crate::DurinLayer`] applied around this router (it
 /// usually wraps the application's own routes too, so each request is authenticated once).
@@ -41,6 +43,11 @@ pub fn endpoints(api: Api) -> Router {
             ("GET", "apiaccess/") => get(api_access),
             ("POST", "apiaccess/") => post(create_api_access),
             ("DELETE", "apiaccess/") => delete(delete_api_access),
+            ("GET", "tokens/") => get(tokens),
+            ("POST", "tokens/") => post(create_token),
+            ("DELETE", "tokens/{id}") => delete(delete_token),
+            ("GET", "settings/") => get(settings),
+            ("PUT", "settings/") => put(put_settings),
             _ => {
                 panic!("durin_http::ROUTES lists {method} {path}, which durin-axum does not serve")
             }
@@ -153,4 +160,48 @@ async fn create_api_access(State(api): State<Api>, Auth(auth): Auth) -> Response
 
 async fn delete_api_access(State(api): State<Api>, Auth(auth): Auth) -> Response {
     respond(&api, api.delete_api_access(&auth).await)
+}
+
+// --- named tokens and settings ----------------------------------------------------------
+
+/// The body of `POST tokens/` and `PUT settings/`: the settings limit is 16 KiB, so
+/// anything much larger is refused (413) before it is read whole.
+const SETTINGS_BODY_LIMIT: usize = 1024 * 1024;
+
+async fn read_body(request: Request) -> Result<Bytes, HttpError> {
+    axum::body::to_bytes(request.into_body(), SETTINGS_BODY_LIMIT)
+        .await
+        .map_err(|_| HttpError::detail(413, "Request body too large."))
+}
+
+async fn tokens(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    respond(&api, api.tokens(&auth).await)
+}
+
+async fn create_token(State(api): State<Api>, Auth(auth): Auth, request: Request) -> Response {
+    let result = match read_body(request).await {
+        Ok(body) => api.create_token(&auth, &body).await,
+        Err(e) => Err(e),
+    };
+    respond(&api, result)
+}
+
+async fn delete_token(
+    State(api): State<Api>,
+    Auth(auth): Auth,
+    Path(id): Path<String>,
+) -> Response {
+    respond(&api, api.delete_token(&auth, &id).await)
+}
+
+async fn settings(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    respond(&api, api.settings(&auth).await)
+}
+
+async fn put_settings(State(api): State<Api>, Auth(auth): Auth, request: Request) -> Response {
+    let result = match read_body(request).await {
+        Ok(body) => api.put_settings(&auth, &body).await,
+        Err(e) => Err(e),
+    };
+    respond(&api, result)
 }

@@ -19,6 +19,9 @@
 //! - [`LoginForm`], [`CredentialChecker`], [`LoginGuard`]: the login flow and its
 //!   failed-attempt throttle.
 //!
+//! - named personal tokens (`GET/POST tokens/`, `DELETE tokens/{id}`) and
+//!   per-(user, client) settings (`GET/PUT settings/`), also on [`Api`], with their
+//!   messages in [`token_messages`];
 //! - [`ROUTES`]: the endpoints both integrations mount (from this list);
 //! - [`testing`] (feature `testing`): an in-memory stack and ready `Authorization`
 //!   headers for application tests.
@@ -78,6 +81,7 @@ mod proxy;
 mod routes;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tokens;
 
 pub use credentials::{CookieConfig, Credentials, CsrfDefence, HttpConfig, RequestInfo, SameSite};
 pub use endpoints::{Api, GuardRule, Reply};
@@ -86,3 +90,4 @@ pub use humanize::natural_delta;
 pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig, Reservation};
 pub use proxy::client_address;
 pub use routes::{ROUTES, path_forms};
+pub use tokens::token_messages;

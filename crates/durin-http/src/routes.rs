@@ -19,6 +19,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "apiaccess/"),
     ("POST", "apiaccess/"),
     ("DELETE", "apiaccess/"),
+    ("GET", "tokens/"),
+    ("POST", "tokens/"),
+    ("DELETE", "tokens/{id}"),
+    ("GET", "settings/"),
+    ("PUT", "settings/"),
 ];
 
 /// Both forms of a route's path, with a leading slash: `/login` and `/login/`.

@@ -19,6 +19,14 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
+async fn page(demo: web::Data<Demo>) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    for &header in server_common::PAGE_HEADERS {
+        response.insert_header(header);
+    }
+    response.body(demo.page())
+}
+
 async fn ready(demo: web::Data<Demo>) -> HttpResponse {
     if demo.ready().await {
         HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
@@ -60,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
                     )
                 }
                 "/health" => app = app.route("/health", web::get().to(health)),
+                "/" => app = app.app_data(shared.clone()).route("/", web::get().to(page)),
                 "/ready" => {
                     app = app
                         .app_data(shared.clone())

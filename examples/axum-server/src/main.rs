@@ -25,6 +25,18 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+async fn page(State(demo): State<Arc<Demo>>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let mut response = demo.page().into_response();
+    for &(name, value) in server_common::PAGE_HEADERS {
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_static(name),
+            axum::http::HeaderValue::from_static(value),
+        );
+    }
+    response
+}
+
 async fn ready(State(demo): State<Arc<Demo>>) -> (StatusCode, Json<serde_json::Value>) {
     if demo.ready().await {
         (
@@ -57,6 +69,7 @@ fn app(demo: &Arc<Demo>) -> Router {
                 routes = routes.route("/no-web", get(me).layer(Guard::deny_clients(["web"])))
             }
             "/health" => app = app.route("/health", get(health)),
+            "/" => app = app.route("/", get(page).with_state(demo.clone())),
             "/ready" => app = app.route("/ready", get(ready).with_state(demo.clone())),
             other => {
                 panic!("server_common::DEMO_ROUTES lists {other}, which axum-server does not serve")

@@ -17,9 +17,12 @@ use durin_core::{
     CacheConfig, ChannelState, Client, ClientName, Durin, InvalidationBus, Rate, StoreError,
     SubscriberHandle, UserId, parse_duration, parse_ttl,
 };
-use durin_http::{Api, CredentialChecker, HttpConfig};
+use durin_http::{Api, CredentialChecker};
 
+mod page;
 pub mod passwords;
+
+pub use page::{PAGE_HEADERS, TOKENS_CLIENT_CAP, http_config, tokens_client};
 
 use passwords::{PasswordVerifier, StoredHash};
 
@@ -34,6 +37,7 @@ pub const DEMO_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/no-web"),
     ("GET", "/health"),
     ("GET", "/ready"),
+    ("GET", "/"),
 ];
 
 /// The flags of both example servers (documented in `docs/http-api.md`).
@@ -60,6 +64,10 @@ pub struct Args {
     /// The client of `apiaccess/` (created with TTL `never` unless `--client` declares it).
     #[arg(long, value_name = "NAME", value_parser = parse_client_name)]
     pub api_access_client: Option<ClientName>,
+    /// The client of the named personal tokens of `tokens/` (created with TTL `never` and
+    /// a cap of 100 tokens per user unless `--client` declares it).
+    #[arg(long, value_name = "NAME", value_parser = parse_client_name)]
+    pub tokens_client: Option<ClientName>,
     /// The throttle rate of clients without one, for throttled routes.
     #[arg(long, value_name = "RATE")]
     pub default_throttle: Option<Rate>,
@@ -223,6 +231,11 @@ impl Demo {
         {
             clients.push(Client::new(api.clone()).with_token_ttl(None));
         }
+        if let Some(tokens) = &args.tokens_client
+            && !clients.iter().any(|c| &c.name == tokens)
+        {
+            clients.push(tokens_client(tokens.clone()));
+        }
         // One node of a deployment: the caches are fed by the store's invalidation
         // channel, and throttles and the failed-login limit live in the store, so every
         // limit and every revocation holds across all the nodes on this database.
@@ -239,6 +252,9 @@ impl Demo {
         }
         if let Some(api) = &args.api_access_client {
             builder = builder.api_access_client(api.clone());
+        }
+        if let Some(tokens) = &args.tokens_client {
+            builder = builder.tokens_client(tokens.clone());
         }
         let durin = builder.build();
         let seeded = seed(&stores, &durin, &clients).await;
@@ -262,7 +278,7 @@ impl Demo {
             }
         }
         let users = Users::new(&args.users)?;
-        let http = HttpConfig::default().with_trusted_proxies(args.trusted_proxies.clone());
+        let http = http_config().with_trusted_proxies(args.trusted_proxies.clone());
         // The failed-login limit is counted in the store, so it holds across every node.
         let api =
             Api::new(durin, http, Arc::new(users)).with_attempt_limiter(stores.attempts.clone());
