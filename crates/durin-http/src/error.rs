@@ -75,6 +75,18 @@ pub struct HttpError {
     pub retry_after: Option<u64>,
 }
 
+impl std::fmt::Display for HttpError {
+    /// `401: Invalid token.` (the `detail`), or the status and the JSON body.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.body.get("detail").and_then(Value::as_str) {
+            Some(detail) => write!(f, "{}: {detail}", self.status),
+            None => write!(f, "{}: {}", self.status, self.body),
+        }
+    }
+}
+
+impl std::error::Error for HttpError {}
+
 impl HttpError {
     /// A `{"detail": message}` error.
     pub fn detail(status: u16, message: impl Into<String>) -> Self {
