@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::{
-    InsertOutcome, InsertPolicy, InvalidationChannel, RefreshLookup, Removal, Rotation, Session,
-    SessionId, StoreError, Subscription, Timestamp, TokenDigest, TokenStore, UserId,
+    Client, ClientName, ClientStore, InsertOutcome, InsertPolicy, InvalidationChannel,
+    RefreshLookup, Removal, Rotation, Session, SessionId, StoreError, Subscription, Timestamp,
+    TokenDigest, TokenStore, UserId,
 };
 
 /// Wraps a token store, counting the reads (`get`) that reach it, so a test can assert
@@ -20,6 +21,7 @@ use crate::{
 pub struct CountingStore<S> {
     inner: S,
     gets: AtomicUsize,
+    client_reads: AtomicUsize,
     hold_next_get: std::sync::Mutex<Option<Arc<Notify>>>,
 }
 
@@ -29,6 +31,7 @@ impl<S> CountingStore<S> {
         CountingStore {
             inner,
             gets: AtomicUsize::new(0),
+            client_reads: AtomicUsize::new(0),
             hold_next_get: std::sync::Mutex::new(None),
         }
     }
@@ -41,6 +44,12 @@ impl<S> CountingStore<S> {
     /// How many `get`s reached the wrapped store.
     pub fn gets(&self) -> usize {
         self.gets.load(Ordering::SeqCst)
+    }
+
+    /// How many client reads (`get_client`, `list_clients`) reached the wrapped store,
+    /// when it is used as a [`ClientStore`] too.
+    pub fn client_reads(&self) -> usize {
+        self.client_reads.load(Ordering::SeqCst)
     }
 
     /// The next `get` reads its answer, then waits for `release` before returning it.
@@ -117,6 +126,27 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
     }
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         self.inner.purge_expired(before, batch).await
+    }
+}
+
+#[async_trait]
+impl<S: ClientStore> ClientStore for CountingStore<S> {
+    async fn get_client(&self, name: &ClientName) -> Result<Option<Client>, StoreError> {
+        self.client_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_client(name).await
+    }
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        self.client_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.list_clients().await
+    }
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        self.inner.create_client(client).await
+    }
+    async fn upsert_client(&self, client: &Client) -> Result<(), StoreError> {
+        self.inner.upsert_client(client).await
+    }
+    async fn delete_client(&self, name: &ClientName) -> Result<bool, StoreError> {
+        self.inner.delete_client(name).await
     }
 }
 
