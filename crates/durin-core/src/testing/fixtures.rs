@@ -150,6 +150,95 @@ impl<S: ClientStore> ClientStore for CountingStore<S> {
     }
 }
 
+/// A deliberately broken token store, for proving that a concurrency test can fail:
+/// `remove_user` lists the user's sessions, waits `pause`, then removes them one by one
+/// (a non-atomic list-then-delete), so logins landing in between survive a logout-all
+/// that a session issued before them did not yet feel. Every other operation is the
+/// wrapped store's.
+#[derive(Debug)]
+pub struct ListThenRemove<S> {
+    inner: S,
+    pause: std::time::Duration,
+}
+
+impl<S> ListThenRemove<S> {
+    /// Wraps `inner`; `remove_user` waits `pause` between listing and removing.
+    pub fn new(inner: S, pause: std::time::Duration) -> Self {
+        ListThenRemove { inner, pause }
+    }
+}
+
+#[async_trait]
+impl<S: TokenStore> TokenStore for ListThenRemove<S> {
+    async fn insert(&self, s: &Session, p: InsertPolicy) -> Result<InsertOutcome, StoreError> {
+        self.inner.insert(s, p).await
+    }
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
+        self.inner.get(digest).await
+    }
+    async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        self.inner.get_by_id(id).await
+    }
+    async fn get_by_refresh(&self, d: &TokenDigest) -> Result<Option<RefreshLookup>, StoreError> {
+        self.inner.get_by_refresh(d).await
+    }
+    async fn list_by_user(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
+        self.inner.list_by_user(user).await
+    }
+    async fn extend(
+        &self,
+        id: &SessionId,
+        e: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        self.inner.extend(id, e, at).await
+    }
+    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        self.inner.touch(id, at).await
+    }
+    async fn rekey(
+        &self,
+        id: &SessionId,
+        o: &TokenDigest,
+        n: &TokenDigest,
+    ) -> Result<bool, StoreError> {
+        self.inner.rekey(id, o, n).await
+    }
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        p: &TokenDigest,
+        r: &Rotation,
+    ) -> Result<Option<Session>, StoreError> {
+        self.inner.rotate(id, p, r).await
+    }
+    async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
+        self.inner.remove(id, how).await
+    }
+    async fn remove_user(
+        &self,
+        u: &UserId,
+        e: Option<&SessionId>,
+        how: Removal,
+    ) -> Result<Vec<Session>, StoreError> {
+        let listed = self.inner.list_by_user(u).await?;
+        tokio::time::sleep(self.pause).await;
+        let mut removed = Vec::new();
+        for s in listed {
+            if Some(&s.id) != e
+                && s.revoked_at.is_none()
+                && let Some(gone) = self.inner.remove(&s.id, how).await?
+            {
+                removed.push(gone);
+            }
+        }
+        Ok(removed)
+    }
+    async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        self.inner.purge_expired(before, batch).await
+    }
+}
+
 /// An in-process [`InvalidationChannel`] (a tokio broadcast): several `Durin` services in
 /// one process behave like several nodes. [`MemoryChannel::drop_subscriptions`] and
 /// [`MemoryChannel::set_down`] stage the faults a real channel has.
