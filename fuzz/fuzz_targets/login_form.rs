@@ -1,6 +1,6 @@
 //! Fuzzes the login form parser (issue 12, item 8): arbitrary bodies as JSON, as
 //! `application/x-www-form-urlencoded`, and with any content type. No input panics; a
-//! refusal is a 400; a parsed form's `Debug` never shows the password.
+//! refusal is a 400; a parsed form's `Debug` does not depend on the password.
 #![no_main]
 
 use durin_http::LoginForm;
@@ -18,11 +18,13 @@ fuzz_target!(|data: &[u8]| {
     };
     match LoginForm::parse(content_type, body) {
         Ok(form) => {
-            if let Some(password) = form.password.as_deref()
-                && password.len() >= 4
-            {
-                let debug = format!("{form:?}");
-                assert!(!debug.contains(password), "the password in Debug: {debug}");
+            // Debug does not depend on the password (only on whether there is one).
+            if form.password.is_some() {
+                let other = LoginForm {
+                    password: Some("another password".to_owned()),
+                    ..form.clone()
+                };
+                assert_eq!(format!("{form:?}"), format!("{other:?}"));
             }
         }
         Err(e) => assert_eq!(e.status, 400),

@@ -7,15 +7,26 @@ use std::sync::{Arc, Barrier};
 
 /// Set in a child process: the key file it loads.
 const CHILD_ENV: &str = "DURIN_KEY_RACE_CHILD";
+/// Set in a child process: when to load it (nanoseconds since the Unix epoch), so that
+/// all the children start their load together.
+const AT_ENV: &str = "DURIN_KEY_RACE_AT";
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a start time shared by separate processes is wall-clock time"
+)]
+fn unix_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "durin-key-race-{name}-{}-{}",
         std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
+        unix_nanos()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -71,6 +82,10 @@ fn threads_loading_a_new_key_together_agree() {
 #[test]
 fn child_loads_the_key() {
     if let Some(path) = std::env::var_os(CHILD_ENV) {
+        let at: u128 = std::env::var(AT_ENV).unwrap().parse().unwrap();
+        while unix_nanos() < at {
+            std::hint::spin_loop();
+        }
         let key = durin_connect::load_key(Path::new(&path)).expect("the key loads");
         println!("KEY={}", hex(key.expose_secret()));
     }
@@ -79,14 +94,19 @@ fn child_loads_the_key() {
 #[test]
 fn processes_loading_a_new_key_together_agree() {
     let exe = std::env::current_exe().unwrap();
-    for round in 0..5 {
+    // (The old create-then-write lost this race between threads — see the test above —
+    // but rarely between processes, whose starts cannot be lined up as closely.)
+    for round in 0..3 {
         let dir = scratch(&format!("procs{round}"));
         let path = dir.join("durin.key");
+        // Long enough for every child to have started and be waiting.
+        let at = unix_nanos() + 1_500_000_000;
         let children: Vec<_> = (0..8)
             .map(|_| {
                 Command::new(&exe)
                     .args(["--exact", "child_loads_the_key", "--nocapture"])
                     .env(CHILD_ENV, &path)
+                    .env(AT_ENV, at.to_string())
                     .env_remove("DURIN_SECRET")
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
