@@ -301,15 +301,19 @@ async fn no_secret_in_any_output_at_trace() {
     .to_vec();
     for server in ["axum-server", "actix-server"] {
         // Bad flags: a malformed --user, an unsupported URL with a password.
-        outputs.push(
-            run(
-                &format!("{server} --user bad"),
-                server,
-                &[format!("--user=alice-{FLAG_PASSWORD}")],
-                &[],
-            )
-            .await,
+        let bad_user = run(
+            &format!("{server} --user bad"),
+            server,
+            &[format!("--user=alice-{FLAG_PASSWORD}")],
+            &[],
+        )
+        .await;
+        assert!(
+            bad_user.text.starts_with("exit Some(2)") && bad_user.text.contains("NAME:PASSWORD"),
+            "{}",
+            bad_user.text
         );
+        outputs.push(bad_user);
         outputs.push(
             run(
                 &format!("{server} mysql url"),
@@ -321,15 +325,19 @@ async fn no_secret_in_any_output_at_trace() {
             )
             .await,
         );
-        outputs.push(
-            run(
-                &format!("{server} short secret"),
-                server,
-                &["--database-url=sqlite::memory:".to_owned()],
-                &[("DURIN_SECRET", "Short-SECRET-77")],
-            )
-            .await,
+        let short = run(
+            &format!("{server} short secret"),
+            server,
+            &["--database-url=sqlite::memory:".to_owned()],
+            &[("DURIN_SECRET", "Short-SECRET-77")],
+        )
+        .await;
+        assert!(
+            !short.text.starts_with("exit Some(0)") && short.text.contains("at least 32"),
+            "a short DURIN_SECRET is refused: {}",
+            short.text
         );
+        outputs.push(short);
         secrets.push("Short-SECRET-77".to_owned());
 
         // A working server on a key file: logins, calls, forged tokens, logout.
