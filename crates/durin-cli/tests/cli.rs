@@ -1047,8 +1047,14 @@ async fn apikey_create_needs_the_servers_key_and_never_invents_one() {
         .expect("accepted under DURIN_SECRET");
     assert_eq!(auth.user_id(), &user("alice"));
 
-    // A malformed key file is reported, not replaced.
+    // A malformed key file is reported, not replaced (mode 0600: one that others may
+    // read is refused before it is even parsed).
     std::fs::write(&missing, "not hex").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&missing, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     durin(
         &db,
         &[

@@ -414,50 +414,143 @@ pub enum KeyFileError {
         "key file {0} must hold at least 64 hex digits (a 32-byte key); delete it to generate a new one (this logs every user out)"
     )]
     Malformed(String),
+    /// The key file may be read by its group or by others (the key forges nothing, but
+    /// with a copy of the store it lets an attacker test guessed tokens offline).
+    #[error(
+        "key file {path} is readable by group or others (mode {mode:03o}); run `chmod 600 {path}`"
+    )]
+    Permissions {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// `DURIN_SECRET` is set but shorter than 32 bytes.
+    #[error(
+        "DURIN_SECRET holds {0} bytes; it must hold at least 32 (e.g. 64 hex digits from `openssl rand -hex 32`)"
+    )]
+    ShortSecret(usize),
 }
 
+/// The shortest `DURIN_SECRET` accepted, in bytes.
+pub const MIN_SECRET_LEN: usize = 32;
+
 /// The server's digest key, as every durin binary finds it: the `DURIN_SECRET`
-/// environment variable (its bytes are the HMAC key) when set, else the hex in
-/// `key_file`, created with 32 random bytes (mode 0600) when it does not exist.
+/// environment variable (its bytes are the HMAC key, at least 32 of them) when set, else
+/// the hex in `key_file`, created with 32 random bytes (mode 0600) when it does not exist.
+///
+/// Creation is safe against processes starting together: the key is written to a
+/// temporary file in the same directory (mode 0600), synced, then hard-linked into place,
+/// which never overwrites; the loser of a race reads the winner's file. A key file that
+/// its group or others may read is refused.
 ///
 /// The CLI and the server must use the same key: tokens are stored as digests under it.
 ///
 /// # Errors
-/// [`KeyFileError`] when the file cannot be read, created or parsed.
+/// [`KeyFileError`] when the secret is too short, or the file cannot be read, created or
+/// parsed, or is readable by others.
 pub fn load_key(key_file: &Path) -> Result<DigestKey, KeyFileError> {
     if let Some(secret) = std::env::var_os(SECRET_ENV).filter(|s| !s.is_empty()) {
-        let bytes = secret.into_encoded_bytes();
-        return Ok(DigestKey::new("env", bytes).expect("a non-empty secret is a valid key"));
+        return secret_key(secret.into_encoded_bytes());
     }
-    let io = |source| KeyFileError::Io {
-        path: key_file.display().to_string(),
+    match read_key_file(key_file) {
+        Err(KeyFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            create_key_file(key_file)
+        }
+        other => other,
+    }
+}
+
+/// The key `DURIN_SECRET`'s bytes make, refusing fewer than [`MIN_SECRET_LEN`].
+fn secret_key(bytes: Vec<u8>) -> Result<DigestKey, KeyFileError> {
+    if bytes.len() < MIN_SECRET_LEN {
+        return Err(KeyFileError::ShortSecret(bytes.len()));
+    }
+    Ok(DigestKey::new("env", bytes).expect("a non-empty secret is a valid key"))
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> KeyFileError + '_ {
+    move |source| KeyFileError::Io {
+        path: path.display().to_string(),
         source,
+    }
+}
+
+/// Reads an existing key file, refusing one that its group or others may read.
+fn read_key_file(key_file: &Path) -> Result<DigestKey, KeyFileError> {
+    let io = io_error(key_file);
+    let mut file = std::fs::File::open(key_file).map_err(&io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata().map_err(&io)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::Permissions {
+                path: key_file.display().to_string(),
+                mode,
+            });
+        }
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).map_err(&io)?;
+    let bytes = from_hex(text.trim())
+        .filter(|b| b.len() >= 32)
+        .ok_or_else(|| KeyFileError::Malformed(key_file.display().to_string()))?;
+    Ok(DigestKey::new("file", bytes).expect("32+ bytes make a valid key"))
+}
+
+/// Creates the key file atomically: a complete temporary file is linked into place, so
+/// no process ever reads a partly written key; if another process won, its key is read.
+fn create_key_file(key_file: &Path) -> Result<DigestKey, KeyFileError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+
+    let io = io_error(key_file);
+    let dir = match key_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     };
-    match std::fs::read_to_string(key_file) {
-        Ok(text) => {
-            let bytes = from_hex(text.trim())
-                .filter(|b| b.len() >= 32)
-                .ok_or_else(|| KeyFileError::Malformed(key_file.display().to_string()))?;
-            Ok(DigestKey::new("file", bytes).expect("32+ bytes make a valid key"))
+    let name = key_file
+        .file_name()
+        .map_or_else(|| "durin.key".into(), |n| n.to_string_lossy().into_owned());
+    let key = DigestKey::generate("file");
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(
+            ".{name}.{}.{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&tmp) {
+            Ok(file) => break (tmp, file),
+            // A leftover of a crashed process that had our pid: take the next name.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = DigestKey::generate("file");
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
+    };
+    let written = file
+        .write_all(to_hex(key.expose_secret()).as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all());
+    drop(file);
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, key_file));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            // Make the new name durable too (best effort: not every platform can open a
+            // directory).
             #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(key_file) {
-                Ok(mut file) => {
-                    file.write_all(to_hex(key.expose_secret()).as_bytes())
-                        .and_then(|()| file.write_all(b"\n"))
-                        .map_err(io)?;
-                    Ok(key)
-                }
-                // Another process created it meanwhile: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_key(key_file),
-                Err(e) => Err(io(e)),
+            if let Ok(dir) = std::fs::File::open(dir) {
+                let _ = dir.sync_all();
             }
+            Ok(key)
         }
+        // Another process linked its key first: use theirs (it is complete: it was
+        // written and synced before being linked).
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(key_file),
         Err(e) => Err(io(e)),
     }
 }
@@ -476,23 +569,49 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password, for messages: the password of the user info
+/// (`postgres://app:***@db/app`) and the value of every query parameter that may hold a
+/// secret (`?password=***`, `sslpassword`, `secret`, `token`, `key`...).
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
+            let userinfo = &base[scheme_end + 3..at];
             match userinfo.find(':') {
                 Some(colon) => format!(
                     "{}{}:***{}",
-                    &url[..scheme_end + 3],
+                    &base[..scheme_end + 3],
                     &userinfo[..colon],
-                    &url[at..]
+                    &base[at..]
                 ),
-                None => url.to_owned(),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        out.push('?');
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((name, _)) if secret_param(name) => format!("{name}=***"),
+                _ => param.to_owned(),
+            })
+            .collect();
+        out.push_str(&params.join("&"));
     }
+    out
+}
+
+/// Whether a URL query parameter may hold a secret.
+fn secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token", "key", "auth", "cred"]
+        .iter()
+        .any(|word| name.contains(word))
 }
 
 #[cfg(test)]
@@ -507,6 +626,18 @@ mod tests {
         );
         assert_eq!(redact("postgres://app@db/app"), "postgres://app@db/app");
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(
+            redact("postgres://h/x?password=s3cretpw"),
+            "postgres://h/x?password=***"
+        );
+        assert_eq!(
+            redact("postgres://u:p@h/x?sslmode=require&sslpassword=s3&application_name=a"),
+            "postgres://u:***@h/x?sslmode=require&sslpassword=***&application_name=a"
+        );
+        assert_eq!(
+            redact("redis://h:6379/0?prefix=app&Password=x@y"),
+            "redis://h:6379/0?prefix=app&Password=***"
+        );
     }
 
     #[test]
@@ -523,6 +654,19 @@ mod tests {
         std::fs::write(&path, "not hex").unwrap();
         assert!(matches!(load_key(&path), Err(KeyFileError::Malformed(_))));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        assert!(matches!(
+            secret_key(b"too short".to_vec()),
+            Err(KeyFileError::ShortSecret(9))
+        ));
+        assert!(secret_key(vec![b'x'; 31]).is_err());
+        assert_eq!(
+            secret_key(vec![b'x'; 32]).unwrap().expose_secret().len(),
+            32
+        );
     }
 
     #[tokio::test]

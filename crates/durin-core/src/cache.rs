@@ -459,3 +459,51 @@ impl<S: SessionAdmin + TokenStore> SessionAdmin for CachedTokenStore<S> {
         result
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testing::{client, digest, keep, now, session, user};
+    use crate::{MemoryStore, RefreshState};
+
+    /// Issue 12, item 6: once the id side cache has lost a session's entry (evicted when
+    /// more sessions are live than it holds), a rotation must still forget the old access
+    /// token by its digest, or the old token keeps working until the cache TTL.
+    #[tokio::test]
+    async fn rotate_forgets_the_old_digest_even_when_the_id_entry_was_evicted() {
+        let cache = CachedTokenStore::new(MemoryStore::new());
+        let t = now();
+        let mut s = session(&user(), &client(), t);
+        let refresh = digest();
+        s.refresh = Some(RefreshState {
+            digest: refresh,
+            expires_at: t.saturating_add(Duration::from_secs(7200)),
+        });
+        cache.insert(&s, keep(1, t)).await.unwrap();
+        assert!(cache.get(&s.digest).await.unwrap().is_some());
+        // What eviction of the id side cache does (it holds as many entries as the
+        // session cache, so with more live sessions than that, some ids go first).
+        cache.state.ids.invalidate(&s.id);
+        cache.state.ids.run_pending_tasks();
+        assert!(cache.state.ids.get(&s.id).is_none());
+
+        let at = t.saturating_add(Duration::from_secs(1));
+        let rotation = Rotation {
+            previous_digest: s.digest,
+            digest: digest(),
+            refresh_digest: digest(),
+            refresh_expires_at: at.saturating_add(Duration::from_secs(7200)),
+            expires_at: Some(at.saturating_add(Duration::from_secs(3600))),
+            at,
+        };
+        let rotated = cache.rotate(&s.id, &refresh, &rotation).await.unwrap();
+        assert!(rotated.is_some(), "rotated");
+        assert!(
+            cache.get(&s.digest).await.unwrap().is_none(),
+            "the old access token still authenticates from the cache after a rotation"
+        );
+        assert!(cache.get(&rotation.digest).await.unwrap().is_some());
+    }
+}

@@ -370,3 +370,22 @@ impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
         (**self).purge_expired(before, batch).await
     }
 }
+
+#[async_trait]
+impl<T: ClientStore + ?Sized> ClientStore for Arc<T> {
+    async fn get_client(&self, name: &ClientName) -> Result<Option<Client>, StoreError> {
+        (**self).get_client(name).await
+    }
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        (**self).list_clients().await
+    }
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        (**self).create_client(client).await
+    }
+    async fn upsert_client(&self, client: &Client) -> Result<(), StoreError> {
+        (**self).upsert_client(client).await
+    }
+    async fn delete_client(&self, name: &ClientName) -> Result<bool, StoreError> {
+        (**self).delete_client(name).await
+    }
+}

@@ -31,8 +31,9 @@ pub trait CredentialChecker: Send + Sync + 'static {
     }
 }
 
-/// A parsed login request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A parsed login request. Its `Debug` shows whether a password was given, never the
+/// password.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct LoginForm {
     /// `username`.
     pub username: Option<String>,
@@ -42,6 +43,17 @@ pub struct LoginForm {
     pub client: Option<String>,
     /// `transport`: `"cookie"` asks for the token in a cookie (when configured).
     pub transport: Option<String>,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("client", &self.client)
+            .field("transport", &self.transport)
+            .finish()
+    }
 }
 
 impl LoginForm {

@@ -94,9 +94,88 @@ async fn thirty_concurrent_logins_with_a_cap_of_three_leave_exactly_three() {
     racing_logins(3, 30).await;
 }
 
+/// Whether the session is stored and not revoked, read from the store itself.
+async fn live_in_store(store: &RedisStore, id: &durin_core::SessionId) -> bool {
+    store
+        .get_by_id(id)
+        .await
+        .unwrap()
+        .is_some_and(|s| s.revoked_at.is_none())
+}
+
+/// One logout-all on node B raced by 20 logins spread over both nodes. Each racing login,
+/// once it has completed, looks at a session issued before the race: if that one is still
+/// live, the logout-all has not taken effect yet, so it must take this login too.
+/// `Err` says what survived.
+async fn logout_all_round(nodes: &Arc<Nodes>, all: &[Client]) -> Result<(), String> {
+    // The last client is the witness's own: no racing login evicts it.
+    let (clients, witness_client) = all.split_at(all.len() - 1);
+    let u = user();
+    let mut before = Vec::new();
+    for (i, c) in clients.iter().cycle().take(6).enumerate() {
+        let durin = nodes.pick(i);
+        before.push(
+            durin
+                .login(&u, &c.name, LoginOptions::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let witness = nodes
+        .a
+        .login(&u, &witness_client[0].name, LoginOptions::default())
+        .await
+        .unwrap();
+    let witness_id = witness.session.id.clone();
+    before.push(witness);
+    let racers: Vec<_> = (0..20)
+        .map(|i| {
+            let (nodes, durin, u) = (nodes.clone(), nodes.pick(i), u.clone());
+            let (name, witness) = (clients[i % clients.len()].name.clone(), witness_id.clone());
+            tokio::spawn(async move {
+                let login = durin
+                    .login(&u, &name, LoginOptions::default())
+                    .await
+                    .unwrap();
+                let finished = Instant::now();
+                let must_go = live_in_store(&nodes.store, &witness).await;
+                (login, finished, must_go)
+            })
+        })
+        .collect();
+    let logout = {
+        let (durin, u) = (nodes.b.clone(), u.clone());
+        tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            let started = Instant::now();
+            (durin.logout_all(&u).await.unwrap(), started)
+        })
+    };
+    let (_, logout_started) = logout.await.unwrap();
+    let mut racers_done = Vec::new();
+    for racer in racers {
+        racers_done.push(racer.await.unwrap());
+    }
+    for login in &before {
+        if authenticates(&nodes.a, login).await {
+            return Err("a session issued before logout-all survived it".into());
+        }
+    }
+    for (login, finished, must_go) in &racers_done {
+        if *finished < logout_started && authenticates(&nodes.a, login).await {
+            return Err("a login finished before logout-all began survived it".into());
+        }
+        if *must_go && authenticates(&nodes.a, login).await {
+            return Err("a login that completed before logout-all took effect survived it".into());
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn logout_all_racing_logins_leaves_nothing_issued_before_it() {
-    let clients: Vec<Client> = (0..3)
+    // Three clients the logins race on, and the witness's.
+    let clients: Vec<Client> = (0..4)
         .map(|_| {
             Client::new(client()).with_max_tokens_per_user(std::num::NonZeroU32::new(5).unwrap())
         })
@@ -104,58 +183,40 @@ async fn logout_all_racing_logins_leaves_nothing_issued_before_it() {
     for audit in [false, true] {
         let nodes = Arc::new(nodes(&clients, audit).await);
         for _ in 0..5 {
-            let u = user();
-            let mut before = Vec::new();
-            for (i, c) in clients.iter().cycle().take(6).enumerate() {
-                let durin = nodes.pick(i);
-                before.push(
-                    durin
-                        .login(&u, &c.name, LoginOptions::default())
-                        .await
-                        .unwrap(),
-                );
+            if let Err(e) = logout_all_round(&nodes, &clients).await {
+                panic!("{e} (audit {audit})");
             }
-            let racers: Vec<_> = (0..20)
-                .map(|i| {
-                    let (durin, u) = (nodes.pick(i), u.clone());
-                    let name = clients[i % clients.len()].name.clone();
-                    tokio::spawn(async move {
-                        let login = durin.login(&u, &name, LoginOptions::default()).await;
-                        (login.unwrap(), Instant::now())
-                    })
-                })
-                .collect();
-            let logout = {
-                let (durin, u) = (nodes.b.clone(), u.clone());
-                tokio::spawn(async move {
-                    tokio::task::yield_now().await;
-                    let started = Instant::now();
-                    (durin.logout_all(&u).await.unwrap(), started)
-                })
-            };
-            let (_, logout_started) = logout.await.unwrap();
-            let mut racers_done = Vec::new();
-            for racer in racers {
-                racers_done.push(racer.await.unwrap());
-            }
-            for login in &before {
-                assert!(
-                    !authenticates(&nodes.a, login).await,
-                    "a session issued before logout-all survived it (audit {audit})"
-                );
-            }
-            for (login, finished) in &racers_done {
-                if *finished < logout_started {
-                    assert!(
-                        !authenticates(&nodes.a, login).await,
-                        "a login finished before logout-all began survived it"
-                    );
-                }
-            }
-            // Whatever survived is a racing login that landed after the logout.
-            let survivors = live_sessions(&nodes.store, &u).await;
-            assert!(survivors <= racers_done.len());
         }
+        // The same check against a deliberately broken store (remove_user lists, waits,
+        // then deletes): it must fail, or it proves nothing.
+        let broken = Arc::new(broken_nodes(&nodes, audit));
+        let mut caught = false;
+        for _ in 0..5 {
+            caught |= logout_all_round(&broken, &clients).await.is_err();
+        }
+        assert!(
+            caught,
+            "the check let a list-then-delete remove_user through (audit {audit})"
+        );
+    }
+}
+
+/// The same store as `nodes`, under services whose token store is a non-atomic
+/// list-then-delete `remove_user` ([`durin_core::testing::ListThenRemove`]).
+fn broken_nodes(nodes: &Nodes, audit: bool) -> Nodes {
+    let key = DigestKey::generate("broken");
+    let node = || {
+        let broken = Arc::new(durin_core::testing::ListThenRemove::new(
+            nodes.store.clone(),
+            std::time::Duration::from_millis(200),
+        ));
+        let builder = Durin::builder(broken, nodes.store.clone(), key.clone());
+        if audit { builder.audit_mode() } else { builder }.build()
+    };
+    Nodes {
+        a: node(),
+        b: node(),
+        store: nodes.store.clone(),
     }
 }
 

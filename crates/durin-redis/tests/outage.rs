@@ -124,8 +124,10 @@ async fn a_restarted_redis_serves_again_without_restarting_the_application() {
             "FailureMode::Open admits"
         );
     }
+    // A liveness bound, not a timing claim: generous for a loaded CI machine (the failure
+    // takes well under a second here; how fast is the benches' business).
     assert!(
-        down.elapsed() < Duration::from_secs(10),
+        down.elapsed() < Duration::from_secs(60),
         "failing took {:?}",
         down.elapsed()
     );
@@ -174,8 +176,10 @@ async fn a_frozen_redis_times_out_as_unavailable_and_then_answers_again() {
     let started = Instant::now();
     assert_unavailable(store.get(&s.digest).await);
     let waited = started.elapsed();
+    // The timeout must have been waited for (a lower bound a slow machine cannot break);
+    // the upper bound only says it ended, generously for a loaded CI machine.
     assert!(
-        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(30),
         "the 300 ms response timeout took {waited:?}"
     );
     assert_unavailable(store.list_by_user(&s.user_id).await);

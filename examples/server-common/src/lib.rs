@@ -41,7 +41,7 @@ pub const DEMO_ROUTES: &[(&str, &str)] = &[
 ];
 
 /// The flags of both example servers (documented in `docs/http-api.md`).
-#[derive(Debug, Clone, Parser)]
+#[derive(Clone, Parser)]
 #[command(
     version,
     about = "durin example server: per-client token authentication over HTTP"
@@ -55,7 +55,7 @@ pub struct Args {
     #[arg(long, env = "DURIN_DATABASE_URL", default_value = "sqlite://durin.db")]
     pub database_url: String,
     /// A demo user, `NAME:PASSWORD` (repeatable). The password is kept as an argon2 hash.
-    #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = parse_user)]
+    #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = UserParser)]
     pub users: Vec<(String, String)>,
     /// A client, `NAME[:TTL[:RATE]]` (repeatable): TTL like `30s`, `15m`, `10h`, `7d`,
     /// `never` (default `1d`); RATE like `5/m`; `NAME::RATE` keeps the default TTL.
@@ -104,6 +104,56 @@ fn parse_user(s: &str) -> Result<(String, String), String> {
         }
         // The value is not echoed: it may hold a password.
         _ => Err("invalid --user value: expected NAME:PASSWORD (both non-empty)".to_owned()),
+    }
+}
+
+/// `--user` through [`parse_user`], with an error that does not quote the value: clap's
+/// own message for a rejected value repeats it (`invalid value 'alice-s3cret'`), and this
+/// one holds a password.
+#[derive(Clone, Copy)]
+struct UserParser;
+
+impl clap::builder::TypedValueParser for UserParser {
+    type Value = (String, String);
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("{message} (the value is not shown: it may hold a password)\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("invalid --user value: not UTF-8".to_owned()))?;
+        parse_user(text).map_err(refuse)
+    }
+}
+
+/// Every flag, the demo users' passwords redacted.
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let users: Vec<String> = self
+            .users
+            .iter()
+            .map(|(name, _)| format!("{name}:[redacted]"))
+            .collect();
+        f.debug_struct("Args")
+            .field("bind", &self.bind)
+            .field("database_url", &durin_connect::redact(&self.database_url))
+            .field("users", &users)
+            .field("clients", &self.clients)
+            .field("api_access_client", &self.api_access_client)
+            .field("default_throttle", &self.default_throttle)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("key_file", &self.key_file)
+            .finish_non_exhaustive()
     }
 }
 
@@ -405,5 +455,20 @@ mod tests {
     fn secrets_stay_out_of_messages() {
         let e = parse_user("alice-s3cret").unwrap_err();
         assert!(!e.contains("s3cret"), "{e}");
+        let e = Args::try_parse_from(["server", "--user", "alice-s3cret"]).unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(e.to_string().contains("NAME:PASSWORD"), "{e}");
+        let args = Args::try_parse_from([
+            "server",
+            "--user",
+            "alice:s3cret",
+            "--database-url",
+            "postgres://u:pw1@h/x?password=pw2",
+        ])
+        .unwrap();
+        let debug = format!("{args:?}");
+        for secret in ["s3cret", "pw1", "pw2"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
     }
 }

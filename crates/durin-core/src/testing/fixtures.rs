@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::{
-    InsertOutcome, InsertPolicy, InvalidationChannel, RefreshLookup, Removal, Rotation, Session,
-    SessionId, StoreError, Subscription, Timestamp, TokenDigest, TokenStore, UserId,
+    Client, ClientName, ClientStore, InsertOutcome, InsertPolicy, InvalidationChannel,
+    RefreshLookup, Removal, Rotation, Session, SessionId, StoreError, Subscription, Timestamp,
+    TokenDigest, TokenStore, UserId,
 };
 
 /// Wraps a token store, counting the reads (`get`) that reach it, so a test can assert
@@ -20,6 +21,7 @@ use crate::{
 pub struct CountingStore<S> {
     inner: S,
     gets: AtomicUsize,
+    client_reads: AtomicUsize,
     hold_next_get: std::sync::Mutex<Option<Arc<Notify>>>,
 }
 
@@ -29,6 +31,7 @@ impl<S> CountingStore<S> {
         CountingStore {
             inner,
             gets: AtomicUsize::new(0),
+            client_reads: AtomicUsize::new(0),
             hold_next_get: std::sync::Mutex::new(None),
         }
     }
@@ -41,6 +44,12 @@ impl<S> CountingStore<S> {
     /// How many `get`s reached the wrapped store.
     pub fn gets(&self) -> usize {
         self.gets.load(Ordering::SeqCst)
+    }
+
+    /// How many client reads (`get_client`, `list_clients`) reached the wrapped store,
+    /// when it is used as a [`ClientStore`] too.
+    pub fn client_reads(&self) -> usize {
+        self.client_reads.load(Ordering::SeqCst)
     }
 
     /// The next `get` reads its answer, then waits for `release` before returning it.
@@ -114,6 +123,116 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
         how: Removal,
     ) -> Result<Vec<Session>, StoreError> {
         self.inner.remove_user(u, e, how).await
+    }
+    async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        self.inner.purge_expired(before, batch).await
+    }
+}
+
+#[async_trait]
+impl<S: ClientStore> ClientStore for CountingStore<S> {
+    async fn get_client(&self, name: &ClientName) -> Result<Option<Client>, StoreError> {
+        self.client_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_client(name).await
+    }
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        self.client_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.list_clients().await
+    }
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        self.inner.create_client(client).await
+    }
+    async fn upsert_client(&self, client: &Client) -> Result<(), StoreError> {
+        self.inner.upsert_client(client).await
+    }
+    async fn delete_client(&self, name: &ClientName) -> Result<bool, StoreError> {
+        self.inner.delete_client(name).await
+    }
+}
+
+/// A deliberately broken token store, for proving that a concurrency test can fail:
+/// `remove_user` lists the user's sessions, waits `pause`, then removes them one by one
+/// (a non-atomic list-then-delete), so logins landing in between survive a logout-all
+/// that a session issued before them did not yet feel. Every other operation is the
+/// wrapped store's.
+#[derive(Debug)]
+pub struct ListThenRemove<S> {
+    inner: S,
+    pause: std::time::Duration,
+}
+
+impl<S> ListThenRemove<S> {
+    /// Wraps `inner`; `remove_user` waits `pause` between listing and removing.
+    pub fn new(inner: S, pause: std::time::Duration) -> Self {
+        ListThenRemove { inner, pause }
+    }
+}
+
+#[async_trait]
+impl<S: TokenStore> TokenStore for ListThenRemove<S> {
+    async fn insert(&self, s: &Session, p: InsertPolicy) -> Result<InsertOutcome, StoreError> {
+        self.inner.insert(s, p).await
+    }
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
+        self.inner.get(digest).await
+    }
+    async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        self.inner.get_by_id(id).await
+    }
+    async fn get_by_refresh(&self, d: &TokenDigest) -> Result<Option<RefreshLookup>, StoreError> {
+        self.inner.get_by_refresh(d).await
+    }
+    async fn list_by_user(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
+        self.inner.list_by_user(user).await
+    }
+    async fn extend(
+        &self,
+        id: &SessionId,
+        e: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        self.inner.extend(id, e, at).await
+    }
+    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        self.inner.touch(id, at).await
+    }
+    async fn rekey(
+        &self,
+        id: &SessionId,
+        o: &TokenDigest,
+        n: &TokenDigest,
+    ) -> Result<bool, StoreError> {
+        self.inner.rekey(id, o, n).await
+    }
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        p: &TokenDigest,
+        r: &Rotation,
+    ) -> Result<Option<Session>, StoreError> {
+        self.inner.rotate(id, p, r).await
+    }
+    async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
+        self.inner.remove(id, how).await
+    }
+    async fn remove_user(
+        &self,
+        u: &UserId,
+        e: Option<&SessionId>,
+        how: Removal,
+    ) -> Result<Vec<Session>, StoreError> {
+        let listed = self.inner.list_by_user(u).await?;
+        tokio::time::sleep(self.pause).await;
+        let mut removed = Vec::new();
+        for s in listed {
+            if Some(&s.id) != e
+                && s.revoked_at.is_none()
+                && let Some(gone) = self.inner.remove(&s.id, how).await?
+            {
+                removed.push(gone);
+            }
+        }
+        Ok(removed)
     }
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         self.inner.purge_expired(before, batch).await

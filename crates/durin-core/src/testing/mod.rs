@@ -25,7 +25,7 @@ pub mod settings_store;
 pub mod throttle;
 pub mod token_store;
 
-pub use fixtures::{CountingStore, MemoryChannel};
+pub use fixtures::{CountingStore, ListThenRemove, MemoryChannel};
 
 use std::time::Duration;
 

@@ -1107,3 +1107,54 @@ pub async fn foreign_prefixes_are_refused_without_a_lookup<S: FullStore>(store: 
         Err(AuthError::InvalidToken(InvalidReason::Unknown))
     ));
 }
+
+/// Issue 12, item 3: 2,000 tokens forged with a valid checksum and prefixes no client
+/// issues cost zero token lookups, and at most one client-list read per reload interval
+/// (the clock does not move here: one read in all). A known prefix still costs its lookup.
+pub async fn forged_tokens_cost_no_token_lookup<S: FullStore>(store: Arc<S>) {
+    let counting = Arc::new(CountingStore::new(store.clone()));
+    let clock = ManualClock::starting_now();
+    let durin = Durin::builder(counting.clone(), counting.clone(), DigestKey::generate("k"))
+        .clock(Arc::new(clock.clone()))
+        .build();
+    let custom = Client::new(client()).with_prefix(Some(crate::TokenPrefix::new("acme").unwrap()));
+    durin.create_client(&custom).await.unwrap();
+    let reads_before = counting.client_reads();
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut forged = 0;
+    while forged < 2_000 {
+        let mut bytes = [0u8; 17];
+        getrandom::fill(&mut bytes).expect("OS random");
+        let len = 1 + usize::from(bytes[0]) % 16;
+        let prefix: String = bytes[1..=len]
+            .iter()
+            .map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()]))
+            .collect();
+        if prefix == "durin" || prefix == "acme" {
+            continue;
+        }
+        let token = crate::TokenString::generate(&crate::TokenPrefix::new(prefix).unwrap());
+        // Well formed: the checksum is public, so a forger gets it right.
+        let text = token.expose_secret().to_owned();
+        let reparsed = crate::TokenString::parse(&text).expect("a forged token parses");
+        assert!(matches!(
+            durin.authenticate(&reparsed, Transport::Header).await,
+            Err(AuthError::InvalidToken(InvalidReason::Format(
+                crate::TokenFormatError::ForeignPrefix
+            )))
+        ));
+        forged += 1;
+    }
+    assert_eq!(counting.gets(), 0, "no token lookup for a forged prefix");
+    assert!(
+        counting.client_reads() - reads_before <= 1,
+        "the client list is re-read at most once per interval, read {} times",
+        counting.client_reads() - reads_before
+    );
+    let unknown = crate::TokenString::generate(&custom.prefix.clone().unwrap());
+    assert!(matches!(
+        durin.authenticate(&unknown, Transport::Header).await,
+        Err(AuthError::InvalidToken(InvalidReason::Unknown))
+    ));
+    assert_eq!(counting.gets(), 1, "a known prefix costs its one lookup");
+}

@@ -541,33 +541,86 @@ pub async fn concurrent_logins_with_max_three(store: Store) {
     concurrent_logins(store, 3, 30).await;
 }
 
-/// A logout-all racing logins leaves no session that was issued before it started.
+/// A logout-all racing logins is one atomic step, in both removal modes: nothing issued
+/// before it survives, and neither does any login that completed while a session issued
+/// before the logout-all was still live (the logout-all had not happened yet, so it must
+/// take that login too). A non-atomic list-then-delete `remove_user` lets such logins
+/// through; the case proves it catches one by running the same check against
+/// [`super::ListThenRemove`] wrapped around this store.
 pub async fn logout_all_racing_logins_leaves_nothing_issued_before(store: Store) {
-    let (u, t) = (user(), now());
-    let before: Vec<Session> = (0..10).map(|_| session(&u, &client(), t)).collect();
-    for s in &before {
-        put(&store, s, 1).await;
-    }
-    let mut racers = Vec::new();
-    for _ in 0..20 {
-        let store = store.clone();
-        let s = session(&u, &client(), t);
-        racers.push(tokio::spawn(
-            async move { store.insert(&s, keep(1, t)).await },
+    for how in [Removal::Delete, Removal::Revoke { at: now() }] {
+        if let Err(e) = logout_all_race(&store, how).await {
+            panic!("{e}");
+        }
+        let broken: Store = Arc::new(super::ListThenRemove::new(
+            store.clone(),
+            Duration::from_millis(200),
         ));
+        assert!(
+            logout_all_race(&broken, how).await.is_err(),
+            "the check let a list-then-delete remove_user through ({how:?})"
+        );
+    }
+}
+
+/// Whether the session `id` is stored and not revoked (read past any cache).
+async fn live_by_id(store: &Store, id: &crate::SessionId) -> bool {
+    store
+        .get_by_id(id)
+        .await
+        .expect("get_by_id")
+        .is_some_and(|s| s.revoked_at.is_none())
+}
+
+/// One logout-all raced by a stream of logins of the same user; `Err` says what survived.
+async fn logout_all_race(store: &Store, how: Removal) -> Result<(), String> {
+    let (u, t) = (user(), now());
+    let before: Vec<Session> = (0..5).map(|_| session(&u, &client(), t)).collect();
+    for s in &before {
+        put(store, s, 1).await;
     }
     let logout = {
-        let store = store.clone();
-        let u = u.clone();
-        tokio::spawn(async move { store.remove_user(&u, None, Removal::Delete).await })
+        let (store, u) = (store.clone(), u.clone());
+        tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            store.remove_user(&u, None, how).await
+        })
     };
-    logout.await.unwrap().unwrap();
-    for r in racers {
-        r.await.unwrap().unwrap();
+    let mut must_go = Vec::new();
+    for _ in 0..500 {
+        let done = logout.is_finished();
+        let s = session(&u, &client(), t);
+        put(store, &s, 1).await;
+        // The login above has completed. If a session issued before the logout-all is
+        // still live now, the logout-all has not taken effect yet: it must take this
+        // login too.
+        if live_by_id(store, &before[0].id).await {
+            must_go.push(s);
+        }
+        if done {
+            break;
+        }
+        tokio::task::yield_now().await;
     }
+    logout
+        .await
+        .expect("logout-all task")
+        .map_err(|e| format!("remove_user failed: {e}"))?;
     for s in &before {
-        assert_eq!(get(&store, &s.digest).await, None, "{:?} survived", s.id);
+        if live_by_id(store, &s.id).await {
+            return Err(format!(
+                "a session issued before logout-all survived it ({how:?})"
+            ));
+        }
     }
+    for s in &must_go {
+        if live_by_id(store, &s.id).await {
+            return Err(format!(
+                "a login that completed before logout-all took effect survived it ({how:?})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A renewal racing a revocation never brings the session back.
