@@ -153,6 +153,8 @@ impl std::fmt::Debug for Args {
             .field("default_throttle", &self.default_throttle)
             .field("cache_ttl", &self.cache_ttl)
             .field("key_file", &self.key_file)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("tokens_client", &self.tokens_client)
             .finish_non_exhaustive()
     }
 }
