@@ -70,6 +70,11 @@ pub struct Args {
     /// The key file used when `DURIN_SECRET` is not set (created on first run).
     #[arg(long, default_value = "durin.key")]
     pub key_file: PathBuf,
+    /// Accept tokens imported from Django by `durin import` (django-rest-durin, DRF and
+    /// knox: `Authorization: Token <hex>` or `Bearer <hex>`). Off by default: legacy
+    /// tokens have no checksum, so malformed-but-hex ones reach the store.
+    #[arg(long)]
+    pub accept_legacy_tokens: bool,
 }
 
 fn parse_user(s: &str) -> Result<(String, String), String> {
@@ -242,7 +247,8 @@ impl Demo {
             }
         }
         let users = Users::new(&args.users)?;
-        let api = Api::new(durin, HttpConfig::default(), Arc::new(users));
+        let http = HttpConfig::default().with_accept_legacy_tokens(args.accept_legacy_tokens);
+        let api = Api::new(durin, http, Arc::new(users));
         Ok(Demo {
             api,
             args,
