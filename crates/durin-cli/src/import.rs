@@ -21,9 +21,8 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use durin_core::{
-    Client, ClientName, DigestKey, InsertPolicy, LegacyToken, Rate, Removal, Session, SessionId,
-    StoreError, Timestamp, TokenDigest, TokenHasher, Transport, UserId, WhenFull,
-    knox_legacy_digest,
+    Client, ClientName, DigestKey, LegacyToken, Rate, Session, SessionId, Timestamp, TokenDigest,
+    TokenHasher, Transport, UserId, knox_legacy_digest,
 };
 use futures::StreamExt as _;
 use serde::Serialize;
@@ -36,8 +35,10 @@ use crate::cli::{ImportArgs, Library};
 use crate::error::CliError;
 use crate::output::{self, Table};
 
-/// Sessions inserted concurrently (the store batches what its backend allows).
+/// Sessions looked up concurrently by a dry run.
 const IN_FLIGHT: usize = 64;
+/// Sessions handed to the store at a time (`TokenStore::import_sessions`).
+const BATCH: usize = 5000;
 
 /// The source database, read-only.
 enum Source {
@@ -509,30 +510,28 @@ pub(crate) async fn run(
         });
     }
     let tokens = &ctx.stores.tokens;
-    let dry_run = args.dry_run;
-    let mut results = futures::stream::iter(sessions.iter().map(|session| async move {
-        if dry_run {
-            return tokens.get_by_id(&session.id).await.map(|s| s.is_none());
-        }
-        let policy = InsertPolicy {
-            max_live: NonZeroU32::MAX,
-            when_full: WhenFull::Refuse,
-            single_login: false,
-            removal: Removal::Delete,
-            now,
-        };
-        match tokens.insert(session, policy).await {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }))
-    .buffer_unordered(IN_FLIGHT);
     let mut imported = 0u64;
-    while let Some(result) = results.next().await {
-        match result.map_err(|e| CliError::store("importing sessions", e))? {
-            true => imported += 1,
-            false => *skipped.entry(Skip::Duplicate).or_default() += 1,
+    if args.dry_run {
+        let mut fresh = futures::stream::iter(
+            sessions
+                .iter()
+                .map(|session| async move { tokens.get_by_id(&session.id).await }),
+        )
+        .buffer_unordered(IN_FLIGHT);
+        while let Some(found) = fresh.next().await {
+            match found.map_err(|e| CliError::store("reading sessions", e))? {
+                None => imported += 1,
+                Some(_) => *skipped.entry(Skip::Duplicate).or_default() += 1,
+            }
+        }
+    } else {
+        for batch in sessions.chunks(BATCH) {
+            let done = tokens
+                .import_sessions(batch, now)
+                .await
+                .map_err(|e| CliError::store("importing sessions", e))?;
+            imported += done;
+            *skipped.entry(Skip::Duplicate).or_default() += batch.len() as u64 - done;
         }
     }
     report(ctx, args, &outcomes, imported, &skipped)
