@@ -295,6 +295,17 @@ async fn migrate_from(source: &str, backend: &str) {
     assert_me(&me(b, "Token", &t.knox_alice).await, "alice", "legacy");
     assert_me(&me(a, "Bearer", &t.knox_alice).await, "alice", "legacy");
     assert_me(&me(b, "Token", &t.knox_bob).await, "bob", "legacy");
+    // Without --accept-legacy-tokens the same token is refused (before any I/O).
+    let plain = Server::start_with(
+        &a.package,
+        backend,
+        &durin_contract::standard_flags(),
+        Some(&cluster.database_url),
+    )
+    .await;
+    let refused = me(&plain, "Token", &t.durin_alice_web).await;
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    plain.stop().await;
     // Expired imports were refused at import time: the servers do not know them.
     for expired in [&t.durin_expired, &t.drf_expired, &t.knox_expired] {
         assert_eq!(me(a, "Token", expired).await.status, 401);
