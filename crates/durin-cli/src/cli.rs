@@ -66,6 +66,103 @@ pub(crate) enum Command {
     Settings(SettingsCommand),
     /// Delete sessions that expired or were revoked more than an hour ago.
     PurgeExpired,
+    /// Bring tokens over from a Django database (django-rest-durin, DRF authtoken,
+    /// knox) so that nobody is logged out; see docs/migrating-from-django.md.
+    Import(ImportArgs),
+}
+
+/// The Django token library `durin import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Library {
+    /// django-rest-durin 1.x: `durin_authtoken` (plaintext tokens) and `durin_client`.
+    #[value(name = "django-rest-durin")]
+    DjangoRestDurin,
+    /// Django REST framework's `rest_framework.authtoken`: `authtoken_token`.
+    #[value(name = "drf-authtoken")]
+    DrfAuthtoken,
+    /// django-rest-knox 5.x: `knox_authtoken` (SHA-512 digests).
+    #[value(name = "knox")]
+    Knox,
+}
+
+impl Library {
+    /// The name on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Library::DjangoRestDurin => "django-rest-durin",
+            Library::DrfAuthtoken => "drf-authtoken",
+            Library::Knox => "knox",
+        }
+    }
+
+    /// The start of an imported session's id.
+    pub(crate) fn id_prefix(self) -> &'static str {
+        match self {
+            Library::DjangoRestDurin => "durin-",
+            Library::DrfAuthtoken => "drf-",
+            Library::Knox => "knox-",
+        }
+    }
+}
+
+/// Which user column becomes durin's user id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum UserField {
+    /// `username`.
+    Username,
+    /// `id` (the primary key).
+    Id,
+}
+
+impl UserField {
+    /// The column.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            UserField::Username => "username",
+            UserField::Id => "id",
+        }
+    }
+}
+
+/// `durin import LIBRARY --source URL ...`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ImportArgs {
+    /// The library whose tokens to import.
+    #[arg(value_enum)]
+    pub(crate) library: Library,
+    /// The Django database (postgres://... or sqlite:PATH), opened read-only.
+    #[arg(long, value_name = "URL")]
+    pub(crate) source: String,
+    /// The user column that becomes durin's user id.
+    #[arg(long, value_enum, default_value = "username")]
+    pub(crate) user_field: UserField,
+    /// The user table (a swapped user model's table).
+    #[arg(long, value_name = "TABLE", default_value = "auth_user", value_parser = parse_table)]
+    pub(crate) user_table: String,
+    /// The client DRF and knox tokens go to (created with TTL never when missing).
+    #[arg(long, value_name = "NAME", default_value = "legacy")]
+    pub(crate) client: ClientName,
+    /// DRF only: how long a token lives after `created` (djangorestframework-expiring-
+    /// authtoken's EXPIRING_TOKEN_LIFESPAN), or never.
+    #[arg(long, value_name = "TTL", default_value = "30d", value_parser = parse_lifetime)]
+    pub(crate) lifespan: Lifetime,
+    /// Read and check everything, print what would happen, write nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// A table name interpolated into SQL: `[A-Za-z_][A-Za-z0-9_]*`, at most 63 characters.
+fn parse_table(s: &str) -> Result<String, String> {
+    let ok = (1..=63).contains(&s.len())
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("a table name is 1 to 63 letters, digits or '_', not starting with a digit".into())
+    }
 }
 
 /// `durin client ...`.

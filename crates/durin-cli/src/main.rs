@@ -20,6 +20,7 @@ mod apikeys;
 mod cli;
 mod clients;
 mod error;
+mod import;
 mod output;
 mod sessions;
 mod settings;
@@ -102,7 +103,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
     let key = match &cli.command {
         Command::Apikey(ApikeyCommand::Create { .. })
-        | Command::Token(TokenCommand::Create { .. }) => Some(server_key(&cli.key_file)?),
+        | Command::Token(TokenCommand::Create { .. })
+        | Command::Import(_) => Some(server_key(&cli.key_file)?),
+        _ => None,
+    };
+    // `durin import` reads and checks its source before durin's store is opened, so a
+    // bad source writes nothing (not even durin's schema).
+    let now = durin_core::Clock::now(&durin_core::SystemClock);
+    let import_plan = match (&cli.command, &key) {
+        (Command::Import(args), Some(key)) => Some(import::plan(args, key.clone(), now).await?),
         _ => None,
     };
     let stores = open(url).await?;
@@ -129,6 +138,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(command) => tokens::run(&ctx, command, key).await,
         Command::Settings(command) => settings::run(&ctx, command).await,
         Command::PurgeExpired => purge_expired(&ctx).await,
+        Command::Import(args) => match import_plan {
+            Some(plan) => import::run(&ctx, &args, plan, now).await,
+            None => Err(CliError::Usage("import: no plan".into())),
+        },
     }
 }
 

@@ -102,6 +102,10 @@ pub enum DigestScheme {
     /// HMAC-SHA-256 over the whole token text (prefix included).
     #[default]
     HmacSha256V1,
+    /// An imported django-rest-knox row: SHA-256 over a versioned label and knox's
+    /// SHA-512 hex digest of the token (see [`crate::knox_legacy_digest`]). Not keyed:
+    /// a session found under it is re-keyed to the current key on first use.
+    LegacyKnoxSha512V1,
 }
 
 /// One server key: an id (for rotation and audit), the scheme, and the secret bytes.
@@ -181,7 +185,7 @@ impl DigestKey {
         self.secret.expose_secret()
     }
 
-    fn digest(&self, token: &str) -> TokenDigest {
+    pub(crate) fn digest(&self, token: &str) -> TokenDigest {
         let mut mac = self.mac.clone();
         mac.update(token.as_bytes());
         TokenDigest(mac.finalize().into_bytes().into())

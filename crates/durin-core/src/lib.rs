@@ -54,6 +54,7 @@ mod clock;
 mod digest;
 mod error;
 mod invalidation;
+mod legacy;
 mod limiter;
 mod memory;
 mod parse;
@@ -78,6 +79,7 @@ pub use invalidation::{
     ChannelState, DecodeError, Invalidation, InvalidationBus, InvalidationChannel,
     InvalidationSink, SubscriberHandle, Subscription,
 };
+pub use legacy::{LegacyToken, knox_legacy_digest};
 pub use limiter::{
     AttemptDecision, AttemptId, AttemptKey, AttemptLimiter, MemoryAttemptLimiter, retry_after,
 };

@@ -193,6 +193,37 @@ pub trait TokenStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] when the backend fails.
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
+
+    /// Adds sessions brought over from another system (`durin import`): each is
+    /// inserted unless a session with its id or digest exists (skipped: a rerun imports
+    /// nothing twice), and no insert policy applies (nothing is evicted). Returns how
+    /// many were inserted. The default inserts one at a time through
+    /// [`TokenStore::insert`]; the SQL stores insert many rows per statement.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails (sessions inserted before stay).
+    async fn import_sessions(
+        &self,
+        sessions: &[Session],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let policy = InsertPolicy {
+            max_live: std::num::NonZeroU32::MAX,
+            when_full: crate::WhenFull::Refuse,
+            single_login: false,
+            removal: Removal::Delete,
+            now,
+        };
+        let mut inserted = 0;
+        for session in sessions {
+            match self.insert(session, policy).await {
+                Ok(InsertOutcome::Inserted { .. }) => inserted += 1,
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(inserted)
+    }
 }
 
 /// Where clients live.
@@ -368,6 +399,14 @@ impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
     }
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         (**self).purge_expired(before, batch).await
+    }
+
+    async fn import_sessions(
+        &self,
+        sessions: &[Session],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        (**self).import_sessions(sessions, now).await
     }
 }
 

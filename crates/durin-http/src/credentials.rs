@@ -2,7 +2,7 @@
 //! django-rest-durin's messages for malformed headers) or, when configured, a cookie with
 //! an Origin-check CSRF defence.
 
-use durin_core::{Authenticated, Durin, TokenString, Transport};
+use durin_core::{Authenticated, Durin, LegacyToken, TokenString, Transport};
 
 use crate::error::{Challenge, HttpError, messages};
 
@@ -24,6 +24,11 @@ pub struct HttpConfig {
     /// [`crate::Api::client_address`]). Empty by default: the peer's address is the
     /// client's, and those headers are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Accept tokens imported from Django (django-rest-durin and DRF hex tokens, knox
+    /// tokens) in the `Authorization` header; off by default. Trade-off: they have no
+    /// prefix or checksum, so a well-shaped but wrong one is refused only after the
+    /// store was asked (up to two lookups and one per previous key), not before any I/O.
+    pub accept_legacy_tokens: bool,
 }
 
 impl Default for HttpConfig {
@@ -34,6 +39,7 @@ impl Default for HttpConfig {
             cookie: None,
             hide_api_access_sessions: false,
             trusted_proxies: Vec::new(),
+            accept_legacy_tokens: false,
         }
     }
 }
@@ -74,6 +80,13 @@ impl HttpConfig {
     /// Sets the trusted reverse proxies (CIDRs, e.g. `10.0.0.0/8`, `127.0.0.1/32`).
     pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
         self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// Accepts (or refuses) legacy tokens imported from Django in the header; see
+    /// [`HttpConfig::accept_legacy_tokens`].
+    pub fn with_accept_legacy_tokens(mut self, accept: bool) -> Self {
+        self.accept_legacy_tokens = accept;
         self
     }
 
@@ -202,6 +215,9 @@ pub enum Credentials {
     Header(TokenString),
     /// A well-formed token from the cookie.
     Cookie(TokenString),
+    /// A legacy token from the `Authorization` header (only with
+    /// [`HttpConfig::accept_legacy_tokens`]).
+    LegacyHeader(LegacyToken),
 }
 
 impl Credentials {
@@ -214,9 +230,9 @@ impl Credentials {
     /// fails the CSRF check.
     pub fn from_request(config: &HttpConfig, info: &RequestInfo<'_>) -> Result<Self, HttpError> {
         if let Some(header) = info.authorization
-            && let Some(token) = from_header(config, header)?
+            && let Some(credentials) = from_header(config, header)?
         {
-            return Ok(Credentials::Header(token));
+            return Ok(credentials);
         }
         if let Some(cookie_config) = &config.cookie
             && let Some(value) = info
@@ -247,12 +263,17 @@ pub async fn authenticate(
         Credentials::None => return Ok(None),
         Credentials::Header(token) => (token, Transport::Header),
         Credentials::Cookie(token) => (token, Transport::Cookie),
+        Credentials::LegacyHeader(token) => {
+            return Ok(Some(
+                durin.authenticate_legacy(&token, Transport::Header).await?,
+            ));
+        }
     };
     Ok(Some(durin.authenticate(&token, transport).await?))
 }
 
 /// `Ok(None)` for a foreign scheme.
-fn from_header(config: &HttpConfig, header: &[u8]) -> Result<Option<TokenString>, HttpError> {
+fn from_header(config: &HttpConfig, header: &[u8]) -> Result<Option<Credentials>, HttpError> {
     let mut parts = header
         .split(|b| b.is_ascii_whitespace())
         .filter(|p| !p.is_empty());
@@ -273,7 +294,14 @@ fn from_header(config: &HttpConfig, header: &[u8]) -> Result<Option<TokenString>
     if parts.next().is_some() {
         return Err(malformed(messages::SPACES));
     }
-    parse_token(token).map(Some)
+    if config.accept_legacy_tokens
+        && let Some(legacy) = std::str::from_utf8(token)
+            .ok()
+            .and_then(|text| LegacyToken::parse(text).ok())
+    {
+        return Ok(Some(Credentials::LegacyHeader(legacy)));
+    }
+    parse_token(token).map(|token| Some(Credentials::Header(token)))
 }
 
 fn parse_token(bytes: &[u8]) -> Result<TokenString, HttpError> {
@@ -410,6 +438,41 @@ mod tests {
             Credentials::from_request(&config, &info),
             Ok(Credentials::Cookie(_))
         ));
+    }
+
+    fn header_with(config: &HttpConfig, value: &str) -> Result<Credentials, HttpError> {
+        let info = RequestInfo {
+            authorization: Some(value.as_bytes()),
+            safe_method: true,
+            ..RequestInfo::default()
+        };
+        Credentials::from_request(config, &info)
+    }
+
+    #[test]
+    fn legacy_tokens_only_when_configured() {
+        let hex = "0123456789abcdef".repeat(4);
+        let off = header_with(&HttpConfig::default(), &format!("Token {hex}")).unwrap_err();
+        assert_eq!(off.body["detail"], messages::INVALID_TOKEN);
+        let on = HttpConfig::default().with_accept_legacy_tokens(true);
+        for value in [
+            format!("Token {hex}"),
+            format!("Bearer {}", &hex[..40]),
+            format!("Token app_{hex}"),
+        ] {
+            assert!(
+                matches!(header_with(&on, &value), Ok(Credentials::LegacyHeader(_))),
+                "{value}"
+            );
+        }
+        // durin tokens still parse as such, and garbage is still refused before I/O.
+        assert!(matches!(
+            header_with(&on, &format!("Bearer {}", token())),
+            Ok(Credentials::Header(_))
+        ));
+        let e = header_with(&on, "Token not-hex").unwrap_err();
+        assert_eq!(e.status, 401);
+        assert_eq!(e.body["detail"], messages::INVALID_TOKEN);
     }
 
     #[test]

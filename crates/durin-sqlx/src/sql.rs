@@ -485,6 +485,61 @@ macro_rules! impl_sql_store {
                 Ok(removed)
             }
 
+            async fn import_sessions(
+                &self,
+                sessions: &[durin_core::Session],
+                _now: durin_core::Timestamp,
+            ) -> Result<u64, durin_core::StoreError> {
+                // 500 rows of 15 parameters per statement: under both backends'
+                // parameter limits; one short transaction per statement.
+                let mut inserted = 0;
+                for chunk in sessions.chunks(500) {
+                    let rows = chunk
+                        .iter()
+                        .map(|s| {
+                            Ok((
+                                s,
+                                $crate::sql::to_json(&s.scopes)?,
+                                $crate::sql::to_json(&s.context)?,
+                            ))
+                        })
+                        .collect::<Result<Vec<_>, durin_core::StoreError>>()?;
+                    let mut query =
+                        sqlx::QueryBuilder::<<$row as sqlx::Row>::Database>::new(concat!(
+                            "INSERT INTO durin_sessions (",
+                            $crate::sql::session_columns!(),
+                            ") "
+                        ));
+                    query.push_values(&rows, |mut b, (s, scopes, context)| {
+                        b.push_bind(s.id.as_str())
+                            .push_bind(&s.digest.as_bytes()[..])
+                            .push_bind(s.user_id.as_str())
+                            .push_bind(s.client.as_str())
+                            .push_bind(s.created_at.as_millis())
+                            .push_bind(s.expires_at.map(durin_core::Timestamp::as_millis))
+                            .push_bind(s.renewed_at.map(durin_core::Timestamp::as_millis))
+                            .push_bind(s.last_used_at.map(durin_core::Timestamp::as_millis))
+                            .push_bind(scopes.as_str())
+                            .push_bind(context.as_str())
+                            .push_bind(s.transport.as_str())
+                            .push_bind(s.revoked_at.map(durin_core::Timestamp::as_millis))
+                            .push_bind(s.refresh.as_ref().map(|r| r.digest.as_bytes().to_vec()))
+                            .push_bind(s.refresh.as_ref().map(|r| r.expires_at.as_millis()))
+                            .push_bind(s.name.as_ref().map(durin_core::TokenName::as_str));
+                    });
+                    query.push(" ON CONFLICT DO NOTHING");
+                    let mut tx = self.begin_write().await.map_err($crate::error::map)?;
+                    let done = query
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::error::map)?;
+                    tx.commit().await.map_err($crate::error::map)?;
+                    inserted += done.rows_affected();
+                }
+                Ok(inserted)
+            }
+
             async fn purge_expired(
                 &self,
                 before: durin_core::Timestamp,

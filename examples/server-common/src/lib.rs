@@ -83,6 +83,11 @@ pub struct Args {
     /// ignored and the peer's address is the client's.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Accept tokens imported from Django by `durin import` (django-rest-durin, DRF and
+    /// knox: `Authorization: Token <hex>` or `Bearer <hex>`). Off by default: legacy
+    /// tokens have no checksum, so malformed-but-hex ones reach the store.
+    #[arg(long)]
+    pub accept_legacy_tokens: bool,
 }
 
 /// `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128).
@@ -155,6 +160,7 @@ impl std::fmt::Debug for Args {
             .field("key_file", &self.key_file)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("tokens_client", &self.tokens_client)
+            .field("accept_legacy_tokens", &self.accept_legacy_tokens)
             .finish_non_exhaustive()
     }
 }
@@ -330,7 +336,9 @@ impl Demo {
             }
         }
         let users = Users::new(&args.users)?;
-        let http = http_config().with_trusted_proxies(args.trusted_proxies.clone());
+        let http = http_config()
+            .with_trusted_proxies(args.trusted_proxies.clone())
+            .with_accept_legacy_tokens(args.accept_legacy_tokens);
         // The failed-login limit is counted in the store, so it holds across every node.
         let api =
             Api::new(durin, http, Arc::new(users)).with_attempt_limiter(stores.attempts.clone());

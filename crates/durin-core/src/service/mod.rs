@@ -10,6 +10,7 @@ mod builder;
 mod client_cache;
 mod clients;
 mod events;
+mod legacy;
 mod sessions;
 mod settings;
 

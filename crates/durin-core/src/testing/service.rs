@@ -1158,3 +1158,52 @@ pub async fn forged_tokens_cost_no_token_lookup<S: FullStore>(store: Arc<S>) {
     ));
     assert_eq!(counting.gets(), 1, "a known prefix costs its one lookup");
 }
+
+/// A knox row imported under the legacy digest authenticates with its token, is re-keyed
+/// to the current keyed digest on first use (the knox digest is gone), keeps working,
+/// keeps its expiry; an unknown legacy token is refused.
+pub async fn legacy_knox_session_is_rekeyed_on_first_use<S: FullStore>(store: Arc<S>) {
+    let f = fixture(store.clone(), Client::new(client())).await;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("random");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = crate::LegacyToken::parse(&hex).unwrap();
+    let now = f.clock.now();
+    let mut imported = super::session(&user(), &f.web, now);
+    imported.digest = token.knox_digest();
+    imported.expires_at = Some(now.saturating_add(Duration::from_secs(3600)));
+    assert_eq!(
+        store
+            .import_sessions(std::slice::from_ref(&imported), now)
+            .await
+            .unwrap(),
+        1
+    );
+    let auth = f
+        .durin
+        .authenticate_legacy(&token, Transport::Header)
+        .await
+        .unwrap();
+    assert_eq!(auth.session.id, imported.id);
+    let keyed = f.durin.hasher().digest_legacy(&token);
+    assert!(store.get(&token.knox_digest()).await.unwrap().is_none());
+    assert_eq!(store.get(&keyed).await.unwrap().unwrap().id, imported.id);
+    let again = f
+        .durin
+        .authenticate_legacy(&token, Transport::Header)
+        .await
+        .unwrap();
+    assert_eq!(again.session.id, imported.id);
+    let unknown = crate::LegacyToken::parse(&hex[..40]).unwrap();
+    assert!(matches!(
+        f.durin
+            .authenticate_legacy(&unknown, Transport::Header)
+            .await,
+        Err(AuthError::InvalidToken(InvalidReason::Unknown))
+    ));
+    f.clock.advance(Duration::from_secs(3601));
+    assert!(matches!(
+        f.durin.authenticate_legacy(&token, Transport::Header).await,
+        Err(AuthError::Expired)
+    ));
+}

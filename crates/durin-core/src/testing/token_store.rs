@@ -766,3 +766,26 @@ pub async fn concurrent_refusing_inserts_never_exceed_the_cap(store: Store) {
     assert_eq!(stored, 3);
     assert_eq!(store.list_by_user(&u).await.unwrap().len(), 3);
 }
+
+/// `import_sessions` inserts new sessions without any policy (many per user and
+/// client, nothing evicted) and skips those whose id or digest exists.
+pub async fn import_sessions_skips_what_exists(store: Store) {
+    let (u, c, t) = (user(), client(), now());
+    let existing = session(&u, &c, t);
+    put(&store, &existing, 1).await;
+    let fresh: Vec<_> = (0..3).map(|_| session(&u, &c, t)).collect();
+    let mut same_id = session(&u, &c, t);
+    same_id.id = existing.id.clone();
+    let mut same_digest = session(&u, &c, t);
+    same_digest.digest = existing.digest;
+    let mut batch = fresh.clone();
+    batch.push(same_id);
+    batch.push(same_digest);
+    assert_eq!(store.import_sessions(&batch, t).await.unwrap(), 3);
+    assert_eq!(get(&store, &existing.digest).await, Some(existing.clone()));
+    for s in &fresh {
+        assert_eq!(get(&store, &s.digest).await, Some(s.clone()));
+    }
+    assert_eq!(store.import_sessions(&batch, t).await.unwrap(), 0);
+    assert_eq!(store.list_by_user(&u).await.unwrap().len(), 4);
+}
