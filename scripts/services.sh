@@ -69,6 +69,16 @@ ensure_redis() {
   redis_ready || { log "Redis is not reachable on 127.0.0.1:$REDIS_PORT"; exit 1; }
 }
 
+# nginx: the forward-auth test (crates/durin-contract/tests/gateway.rs) runs the real
+# nginx in front of a test upstream; it starts its own instance, so only the binary is
+# needed (the package's service is not started).
+ensure_nginx() {
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_install nginx
+  { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } \
+    || { log "nginx is not installed"; exit 1; }
+}
+
 ensure_postgres
 ensure_redis
+ensure_nginx
 log "PostgreSQL and Redis are up (database $TEST_DB)"

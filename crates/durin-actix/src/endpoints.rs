@@ -19,6 +19,8 @@ use crate::extract::{ApiError, Auth};
 /// | `POST logout/`, `POST logoutall/` | end this token, or every token of the user |
 /// | `GET sessions/`, `DELETE sessions/{id}` | list and revoke the caller's sessions |
 /// | `GET`, `POST`, `DELETE apiaccess/` | the caller's API key |
+/// | `POST introspect/` | RFC 7662 token introspection, for the introspection clients |
+/// | `GET`, `HEAD auth/` | forward-auth: 204 with the caller's identity headers |
 ///
 /// Needs `web::Data<Api>` in the app data and [`crate::DurinMiddleware`] around the
 /// scope: `web::scope("/api").wrap(DurinMiddleware::new(api.clone()))
@@ -37,6 +39,9 @@ pub fn endpoints(config: &mut web::ServiceConfig) {
                 ("GET", "apiaccess/") => web::get().to(api_access),
                 ("POST", "apiaccess/") => web::post().to(create_api_access),
                 ("DELETE", "apiaccess/") => web::delete().to(delete_api_access),
+                ("POST", "introspect/") => web::post().to(introspect),
+                ("GET", "auth/") => web::get().to(forward_auth),
+                ("HEAD", "auth/") => web::head().to(forward_auth),
                 _ => panic!(
                     "durin_http::ROUTES lists {method} {path}, which durin-actix does not serve"
                 ),
@@ -125,4 +130,25 @@ async fn delete_api_access(
     Auth(auth): Auth,
 ) -> Result<HttpResponse, ApiError> {
     respond(&api, api.delete_api_access(&auth).await)
+}
+
+async fn introspect(
+    api: web::Data<Api>,
+    Auth(auth): Auth,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    respond(&api, api.introspect(&auth, content_type, &body).await)
+}
+
+async fn forward_auth(api: web::Data<Api>, Auth(auth): Auth) -> HttpResponse {
+    let mut response = HttpResponse::NoContent();
+    for (name, value) in api.forward_auth(&auth).iter() {
+        response.insert_header((name, value));
+    }
+    response.finish()
 }

@@ -24,6 +24,8 @@ use crate::extract::{ApiError, Auth};
 /// | `POST logout/`, `POST logoutall/` | end this token, or every token of the user |
 /// | `GET sessions/`, `DELETE sessions/{id}` | list and revoke the caller's sessions |
 /// | `GET`, `POST`, `DELETE apiaccess/` | the caller's API key |
+/// | `POST introspect/` | RFC 7662 token introspection, for the introspection clients |
+/// | `GET`, `HEAD auth/` | forward-auth: 204 with the caller's identity headers |
 ///
 /// The authenticated routes need [`crate::DurinLayer`] applied around this router (it
 /// usually wraps the application's own routes too, so each request is authenticated once).
@@ -41,6 +43,9 @@ pub fn endpoints(api: Api) -> Router {
             ("GET", "apiaccess/") => get(api_access),
             ("POST", "apiaccess/") => post(create_api_access),
             ("DELETE", "apiaccess/") => delete(delete_api_access),
+            ("POST", "introspect/") => post(introspect),
+            ("GET", "auth/") => get(forward_auth),
+            ("HEAD", "auth/") => axum::routing::head(forward_auth),
             _ => {
                 panic!("durin_http::ROUTES lists {method} {path}, which durin-axum does not serve")
             }
@@ -142,4 +147,27 @@ async fn create_api_access(State(api): State<Api>, Auth(auth): Auth) -> Response
 
 async fn delete_api_access(State(api): State<Api>, Auth(auth): Auth) -> Response {
     respond(&api, api.delete_api_access(&auth).await)
+}
+
+async fn introspect(
+    State(api): State<Api>,
+    Auth(auth): Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    respond(&api, api.introspect(&auth, content_type, &body).await)
+}
+
+async fn forward_auth(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for (name, value) in api.forward_auth(&auth).iter() {
+        // Always valid: the values are printable ASCII (see `IdentityHeaders`).
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }

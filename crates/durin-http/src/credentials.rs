@@ -20,6 +20,9 @@ pub struct HttpConfig {
     /// Leave the API-access client's session out of `GET sessions/` (default `false`, as
     /// in django-rest-durin).
     pub hide_api_access_sessions: bool,
+    /// The clients whose tokens may call `POST introspect/` (RFC 7662); empty by
+    /// default, so every caller is refused with 403.
+    pub introspection_clients: Vec<durin_core::ClientName>,
 }
 
 impl Default for HttpConfig {
@@ -29,6 +32,7 @@ impl Default for HttpConfig {
             realm: "api".to_owned(),
             cookie: None,
             hide_api_access_sessions: false,
+            introspection_clients: Vec::new(),
         }
     }
 }
@@ -63,6 +67,15 @@ impl HttpConfig {
     /// Hides (or shows) the API-access session in `GET sessions/`.
     pub fn with_hide_api_access_sessions(mut self, hide: bool) -> Self {
         self.hide_api_access_sessions = hide;
+        self
+    }
+
+    /// Sets the clients whose tokens may call `POST introspect/`.
+    pub fn with_introspection_clients(
+        mut self,
+        clients: impl IntoIterator<Item = durin_core::ClientName>,
+    ) -> Self {
+        self.introspection_clients = clients.into_iter().collect();
         self
     }
 

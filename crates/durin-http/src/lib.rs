@@ -19,6 +19,9 @@
 //! - [`LoginForm`], [`CredentialChecker`], [`LoginGuard`]: the login flow and its
 //!   failed-attempt throttle.
 //!
+//! - [`IntrospectionRequest`], [`IdentityHeaders`]: RFC 7662 token introspection
+//!   ([`Api::introspect`]) and forward-auth for reverse proxies ([`Api::forward_auth`]);
+//!
 //! - [`ROUTES`]: the endpoints both integrations mount (from this list);
 //! - [`testing`] (feature `testing`): an in-memory stack and ready `Authorization`
 //!   headers for application tests.
@@ -72,6 +75,7 @@
 pub mod credentials;
 mod endpoints;
 mod error;
+mod gateway;
 mod humanize;
 mod login;
 mod routes;
@@ -81,6 +85,7 @@ pub mod testing;
 pub use credentials::{CookieConfig, Credentials, CsrfDefence, HttpConfig, RequestInfo, SameSite};
 pub use endpoints::{Api, GuardRule, Reply};
 pub use error::{HttpError, messages};
+pub use gateway::{IdentityHeaders, IntrospectionRequest};
 pub use humanize::natural_delta;
 pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
 pub use routes::{ROUTES, path_forms};

@@ -67,6 +67,10 @@ pub struct Args {
     /// `0` turns the cache off (every request asks the store): then this is zero.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_cache_ttl)]
     pub cache_ttl: Duration,
+    /// A client whose tokens may call `POST /api/introspect/` (repeatable; RFC 7662). A
+    /// gateway gets an API key of such a client with the `durin` CLI.
+    #[arg(long = "introspection-client", value_name = "NAME", value_parser = parse_client_name)]
+    pub introspection_clients: Vec<ClientName>,
     /// The key file used when `DURIN_SECRET` is not set (created on first run).
     #[arg(long, default_value = "durin.key")]
     pub key_file: PathBuf,
@@ -242,7 +246,9 @@ impl Demo {
             }
         }
         let users = Users::new(&args.users)?;
-        let api = Api::new(durin, HttpConfig::default(), Arc::new(users));
+        let http = HttpConfig::default()
+            .with_introspection_clients(args.introspection_clients.iter().cloned());
+        let api = Api::new(durin, http, Arc::new(users));
         Ok(Demo {
             api,
             args,
