@@ -261,8 +261,12 @@ impl Demo {
             builder = builder.api_access_client(api.clone());
         }
         let durin = builder.build();
+        // Migrate before subscribing: on a fresh SQLite file the subscriber's first poll
+        // would otherwise race the migration for the write lock (nothing is missed: the
+        // caches are empty and bypassed until the subscription is live).
+        let seeded = seed(&stores, &durin, &clients).await;
         let subscriber = node.bus.spawn_subscriber();
-        match seed(&stores, &durin, &clients).await {
+        match seeded {
             Ok(()) => {}
             Err(e) => {
                 tracing::error!(error = %e, "the database is unreachable; answering 503 until it comes back");
