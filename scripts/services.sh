@@ -78,7 +78,17 @@ ensure_chromium() {
   chromedriver --version >/dev/null || { log "chromedriver does not run"; exit 1; }
 }
 
+# nginx: the forward-auth test (crates/durin-contract/tests/gateway.rs) runs the real
+# nginx in front of a test upstream; it starts its own instance, so only the binary is
+# needed (the package's service is not started).
+ensure_nginx() {
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_install nginx
+  { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } \
+    || { log "nginx is not installed"; exit 1; }
+}
+
 ensure_postgres
 ensure_redis
 ensure_chromium
-log "PostgreSQL and Redis are up (database $TEST_DB); chromium and chromedriver are installed"
+ensure_nginx
+log "PostgreSQL and Redis are up (database $TEST_DB); chromium, chromedriver and nginx are installed"

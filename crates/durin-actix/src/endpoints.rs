@@ -21,6 +21,8 @@ use crate::extract::{ApiError, Auth};
 /// | `GET`, `POST`, `DELETE apiaccess/` | the caller's API key |
 /// | `GET`, `POST tokens/`, `DELETE tokens/{id}` | the caller's named tokens |
 /// | `GET`, `PUT settings/` | the caller's settings for its client |
+/// | `POST introspect/` | RFC 7662 token introspection, for the introspection clients |
+/// | `GET`, `HEAD auth/` | forward-auth: 204 with the caller's identity headers |
 ///
 /// Needs `web::Data<Api>` in the app data and [`crate::DurinMiddleware`] around the
 /// scope: `web::scope("/api").wrap(DurinMiddleware::new(api.clone()))
@@ -44,6 +46,9 @@ pub fn endpoints(config: &mut web::ServiceConfig) {
                 ("DELETE", "tokens/{id}") => web::delete().to(delete_token),
                 ("GET", "settings/") => web::get().to(settings),
                 ("PUT", "settings/") => web::put().to(put_settings),
+                ("POST", "introspect/") => web::post().to(introspect),
+                ("GET", "auth/") => web::get().to(forward_auth),
+                ("HEAD", "auth/") => web::head().to(forward_auth),
                 _ => panic!(
                     "durin_http::ROUTES lists {method} {path}, which durin-actix does not serve"
                 ),
@@ -174,4 +179,25 @@ async fn put_settings(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     respond(&api, api.put_settings(&auth, &body).await)
+}
+
+async fn introspect(
+    api: web::Data<Api>,
+    Auth(auth): Auth,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    respond(&api, api.introspect(&auth, content_type, &body).await)
+}
+
+async fn forward_auth(api: web::Data<Api>, Auth(auth): Auth) -> HttpResponse {
+    let mut response = HttpResponse::NoContent();
+    for (name, value) in api.forward_auth(&auth).iter() {
+        response.insert_header((name, value));
+    }
+    response.finish()
 }

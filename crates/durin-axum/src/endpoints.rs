@@ -26,6 +26,8 @@ use crate::extract::{ApiError, Auth};
 /// | `GET`, `POST`, `DELETE apiaccess/` | the caller's API key |
 /// | `GET`, `POST tokens/`, `DELETE tokens/{id}` | the caller's named tokens |
 /// | `GET`, `PUT settings/` | the caller's settings for its client |
+/// | `POST introspect/` | RFC 7662 token introspection, for the introspection clients |
+/// | `GET`, `HEAD auth/` | forward-auth: 204 with the caller's identity headers |
 ///
 /// The authenticated routes need [`crate::DurinLayer`] applied around this router (it
 /// usually wraps the application's own routes too, so each request is authenticated once).
@@ -48,6 +50,9 @@ pub fn endpoints(api: Api) -> Router {
             ("DELETE", "tokens/{id}") => delete(delete_token),
             ("GET", "settings/") => get(settings),
             ("PUT", "settings/") => put(put_settings),
+            ("POST", "introspect/") => post(introspect),
+            ("GET", "auth/") => get(forward_auth),
+            ("HEAD", "auth/") => axum::routing::head(forward_auth),
             _ => {
                 panic!("durin_http::ROUTES lists {method} {path}, which durin-axum does not serve")
             }
@@ -204,4 +209,27 @@ async fn put_settings(State(api): State<Api>, Auth(auth): Auth, request: Request
         Err(e) => Err(e),
     };
     respond(&api, result)
+}
+
+async fn introspect(
+    State(api): State<Api>,
+    Auth(auth): Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    respond(&api, api.introspect(&auth, content_type, &body).await)
+}
+
+async fn forward_auth(State(api): State<Api>, Auth(auth): Auth) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for (name, value) in api.forward_auth(&auth).iter() {
+        // Always valid: the values are printable ASCII (see `IdentityHeaders`).
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }

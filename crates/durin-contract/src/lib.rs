@@ -289,6 +289,18 @@ impl Server {
         self.child.id()
     }
 
+    /// Waits up to `deadline` for the server to exit by itself; its exit code (`None`
+    /// for a signal), or panics (and kills it) when it is still running.
+    pub async fn wait_exit(mut self, deadline: Duration) -> Option<i32> {
+        match tokio::time::timeout(deadline, self.child.wait()).await {
+            Ok(status) => status.expect("wait for the server").code(),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                panic!("{} did not exit within {deadline:?}", self.package);
+            }
+        }
+    }
+
     /// Stops the server.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

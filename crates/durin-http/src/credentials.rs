@@ -29,6 +29,9 @@ pub struct HttpConfig {
     /// prefix or checksum, so a well-shaped but wrong one is refused only after the
     /// store was asked (up to two lookups and one per previous key), not before any I/O.
     pub accept_legacy_tokens: bool,
+    /// The clients whose tokens may call `POST introspect/` (RFC 7662); empty by
+    /// default, so every caller is refused with 403.
+    pub introspection_clients: Vec<durin_core::ClientName>,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +43,7 @@ impl Default for HttpConfig {
             hide_api_access_sessions: false,
             trusted_proxies: Vec::new(),
             accept_legacy_tokens: false,
+            introspection_clients: Vec::new(),
         }
     }
 }
@@ -87,6 +91,15 @@ impl HttpConfig {
     /// [`HttpConfig::accept_legacy_tokens`].
     pub fn with_accept_legacy_tokens(mut self, accept: bool) -> Self {
         self.accept_legacy_tokens = accept;
+        self
+    }
+
+    /// Sets the clients whose tokens may call `POST introspect/`.
+    pub fn with_introspection_clients(
+        mut self,
+        clients: impl IntoIterator<Item = durin_core::ClientName>,
+    ) -> Self {
+        self.introspection_clients = clients.into_iter().collect();
         self
     }
 

@@ -22,6 +22,9 @@
 //! - named personal tokens (`GET/POST tokens/`, `DELETE tokens/{id}`) and
 //!   per-(user, client) settings (`GET/PUT settings/`), also on [`Api`], with their
 //!   messages in [`token_messages`];
+//! - [`IntrospectionRequest`], [`IdentityHeaders`]: RFC 7662 token introspection
+//!   ([`Api::introspect`]) and forward-auth for reverse proxies ([`Api::forward_auth`]);
+//!
 //! - [`ROUTES`]: the endpoints both integrations mount (from this list);
 //! - [`testing`] (feature `testing`): an in-memory stack and ready `Authorization`
 //!   headers for application tests.
@@ -75,6 +78,7 @@
 pub mod credentials;
 mod endpoints;
 mod error;
+mod gateway;
 mod humanize;
 mod login;
 mod proxy;
@@ -86,6 +90,7 @@ mod tokens;
 pub use credentials::{CookieConfig, Credentials, CsrfDefence, HttpConfig, RequestInfo, SameSite};
 pub use endpoints::{Api, GuardRule, Reply};
 pub use error::{HttpError, messages};
+pub use gateway::{IdentityHeaders, IntrospectionRequest};
 pub use humanize::natural_delta;
 pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig, Reservation};
 pub use proxy::client_address;

@@ -24,6 +24,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "tokens/{id}"),
     ("GET", "settings/"),
     ("PUT", "settings/"),
+    // Gateways (gateway.rs): RFC 7662 introspection and forward-auth.
+    ("POST", "introspect/"),
+    ("GET", "auth/"),
+    ("HEAD", "auth/"),
 ];
 
 /// Both forms of a route's path, with a leading slash: `/login` and `/login/`.

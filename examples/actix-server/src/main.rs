@@ -86,10 +86,21 @@ async fn main() -> anyhow::Result<()> {
                 .configure(durin_actix::endpoints),
         )
     })
+    // Signals are ours: actix's own handling stops at once on Ctrl-C, and both must
+    // drain. On SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish (at
+    // most SHUTDOWN_GRACE), then stop the background tasks and close the pools.
+    .disable_signals()
+    .shutdown_timeout(server_common::SHUTDOWN_GRACE.as_secs())
     .bind(bind)?;
     let addr = server.addrs()[0];
     println!("{}", demo.banner(addr));
-    server.run().await?;
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        server_common::shutdown_signal().await;
+        handle.stop(true).await;
+    });
+    server.await?;
     demo.shutdown().await;
     Ok(())
 }

@@ -7,6 +7,7 @@
 //!
 //! Routes, flags and answers: `docs/http-api.md`.
 
+use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -90,14 +91,28 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(demo.args.bind).await?;
     let addr = listener.local_addr()?;
     println!("{}", demo.banner(addr));
-    axum::serve(
+    // On SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish (at most
+    // SHUTDOWN_GRACE), then stop the background tasks and close the pools.
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let serve = axum::serve(
         listener,
         app(&demo).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
+    .with_graceful_shutdown({
+        let signalled = signalled.clone();
+        async move {
+            server_common::shutdown_signal().await;
+            signalled.notify_one();
+        }
     })
-    .await?;
+    .into_future();
+    tokio::select! {
+        served = serve => served?,
+        () = async {
+            signalled.notified().await;
+            tokio::time::sleep(server_common::SHUTDOWN_GRACE).await;
+        } => tracing::warn!("requests still in flight after {:?}; stopping", server_common::SHUTDOWN_GRACE),
+    }
     demo.shutdown().await;
     Ok(())
 }

@@ -75,6 +75,15 @@ pub struct Args {
     /// `0` turns the cache off (every request asks the store): then this is zero.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_cache_ttl)]
     pub cache_ttl: Duration,
+    /// A client whose tokens may call `POST /api/introspect/` (repeatable; RFC 7662). A
+    /// gateway gets an API key of such a client with the `durin` CLI.
+    #[arg(long = "introspection-client", value_name = "NAME", value_parser = parse_client_name)]
+    pub introspection_clients: Vec<ClientName>,
+    /// How often to purge expired sessions (past their grace period) from the store, like
+    /// `1h`, `10m`; `0` turns the purge off (run `durin purge-expired` from cron
+    /// instead).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_cache_ttl)]
+    pub purge_every: Duration,
     /// The key file used when `DURIN_SECRET` is not set (created on first run).
     #[arg(long, default_value = "durin.key")]
     pub key_file: PathBuf,
@@ -161,6 +170,8 @@ impl std::fmt::Debug for Args {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("tokens_client", &self.tokens_client)
             .field("accept_legacy_tokens", &self.accept_legacy_tokens)
+            .field("introspection_clients", &self.introspection_clients)
+            .field("purge_every", &self.purge_every)
             .finish_non_exhaustive()
     }
 }
@@ -255,6 +266,34 @@ pub struct Demo {
     stores: durin_connect::Stores,
     bus: Arc<InvalidationBus>,
     subscriber: std::sync::Mutex<Option<SubscriberHandle>>,
+    purge: std::sync::Mutex<Option<durin_sqlx::PurgeTask>>,
+}
+
+/// How long a stopping server lets in-flight requests finish (SIGTERM, Ctrl-C).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Resolves at the first SIGTERM or Ctrl-C (SIGINT), for the servers' graceful shutdown.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Logs to stderr at `RUST_LOG` (default `info`).
@@ -315,9 +354,10 @@ impl Demo {
             builder = builder.tokens_client(tokens.clone());
         }
         let durin = builder.build();
+        // Migrate before subscribing: on a fresh SQLite file the subscriber's first poll
+        // would otherwise race the migration for the write lock (nothing is missed: the
+        // caches are empty and bypassed until the subscription is live).
         let seeded = seed(&stores, &durin, &clients).await;
-        // Subscribed once the schema exists (the SQLite channel polls a table the
-        // migrations create); the subscriber retries by itself when the store is down.
         let subscriber = node.bus.spawn_subscriber();
         match seeded {
             Ok(()) => {}
@@ -335,10 +375,15 @@ impl Demo {
                 });
             }
         }
+        // Every node purges; a purge is idempotent (one batched DELETE of rows past the
+        // grace period), so nodes sharing a store at worst repeat each other's empty run.
+        let purge = (!args.purge_every.is_zero())
+            .then(|| durin_sqlx::spawn_purge_task(durin.clone(), args.purge_every));
         let users = Users::new(&args.users)?;
         let http = http_config()
             .with_trusted_proxies(args.trusted_proxies.clone())
-            .with_accept_legacy_tokens(args.accept_legacy_tokens);
+            .with_accept_legacy_tokens(args.accept_legacy_tokens)
+            .with_introspection_clients(args.introspection_clients.iter().cloned());
         // The failed-login limit is counted in the store, so it holds across every node.
         let api =
             Api::new(durin, http, Arc::new(users)).with_attempt_limiter(stores.attempts.clone());
@@ -348,6 +393,7 @@ impl Demo {
             stores,
             bus: node.bus,
             subscriber: std::sync::Mutex::new(Some(subscriber)),
+            purge: std::sync::Mutex::new(purge),
         })
     }
 
@@ -357,8 +403,13 @@ impl Demo {
         self.bus.state() == ChannelState::Live && self.stores.ping().await.is_ok()
     }
 
-    /// Stops the background tasks (the invalidation subscriber) and closes the pools.
+    /// Stops the background tasks (the purge, the invalidation subscriber) and closes
+    /// the pools.
     pub async fn shutdown(&self) {
+        let purge = self.purge.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(purge) = purge {
+            purge.stop();
+        }
         let subscriber = self
             .subscriber
             .lock()
@@ -459,6 +510,17 @@ mod tests {
         assert_eq!(args.cache_ttl, CacheConfig::default().ttl);
         let args = Args::try_parse_from(["server", "--cache-ttl", "0"]).unwrap();
         assert!(args.cache_ttl.is_zero());
+    }
+
+    #[test]
+    fn purge_every_flag() {
+        let args = Args::try_parse_from(["server"]).unwrap();
+        assert_eq!(args.purge_every, Duration::from_secs(3600));
+        let args = Args::try_parse_from(["server", "--purge-every", "0"]).unwrap();
+        assert!(args.purge_every.is_zero());
+        let args = Args::try_parse_from(["server", "--purge-every", "10m"]).unwrap();
+        assert_eq!(args.purge_every, Duration::from_secs(600));
+        assert!(Args::try_parse_from(["server", "--purge-every", "soon"]).is_err());
     }
 
     #[test]

@@ -1,0 +1,528 @@
+//! Gateways, black-box: RFC 7662 token introspection (`POST /api/introspect/`) and
+//! forward-auth (`GET`/`HEAD /api/auth/`) on every selected example server and backend,
+//! a revocation on one node reaching another node's introspection, and the real nginx
+//! (`examples/nginx/nginx.conf`) in front of a small upstream.
+
+use std::time::Duration;
+
+use durin_contract::{ALICE, BOB, Cluster, Server, eventually, standard_flags};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const FORBIDDEN: &str = "You do not have permission to perform this action.";
+const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
+
+/// The standard flags plus a `gateway` client (tokens that never expire) allowed to
+/// introspect.
+fn gateway_flags() -> Vec<String> {
+    let mut flags = standard_flags();
+    flags.push("--client=gateway:never".to_owned());
+    flags.push("--introspection-client=gateway".to_owned());
+    flags
+}
+
+/// A well-formed token (right prefix, length and checksum) that was never issued.
+fn never_issued() -> String {
+    durin_core::TokenString::generate(&durin_core::TokenPrefix::default())
+        .expose_secret()
+        .to_owned()
+}
+
+/// `POST /api/introspect/` as the gateway `caller`, with a form body.
+async fn introspect(s: &Server, caller: &str, form: &[(&str, &str)]) -> durin_contract::Response {
+    s.send(
+        s.http
+            .post(s.url("/api/introspect/"))
+            .header("Authorization", format!("Bearer {caller}"))
+            .form(form),
+    )
+    .await
+}
+
+fn unix_now() -> i64 {
+    durin_core::Clock::now(&durin_core::SystemClock).as_millis() / 1000
+}
+
+// --- introspection ---------------------------------------------------------------------
+
+async fn introspection_describes_an_active_token(s: Server) {
+    let gateway = s.login(BOB, "gateway").await;
+    let token = s.login(ALICE, "web").await;
+    let before = unix_now();
+    let r = introspect(&s, &gateway, &[("token", &token)]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let body = r.body.as_object().expect("an object");
+    let keys: Vec<&str> = body.keys().map(String::as_str).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        [
+            "active",
+            "client_id",
+            "exp",
+            "iat",
+            "scope",
+            "sub",
+            "token_type",
+            "username"
+        ],
+        "{body:?}"
+    );
+    assert_eq!(body["active"], true);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["client_id"], "web");
+    assert_eq!(body["username"], "alice");
+    assert_eq!(body["sub"], "alice");
+    assert_eq!(body["scope"], "");
+    let iat = body["iat"].as_i64().expect("iat in seconds");
+    let exp = body["exp"].as_i64().expect("exp in seconds");
+    assert!((before - 5..=unix_now()).contains(&iat), "{iat}");
+    // The web client's TTL is the default day.
+    assert_eq!(exp - iat, 86_400, "{body:?}");
+    // JSON works too, and the hint is accepted (and ignored).
+    let r = s
+        .send(
+            s.http
+                .post(s.url("/api/introspect"))
+                .header("Authorization", format!("Bearer {gateway}"))
+                .json(&json!({"token": token, "token_type_hint": "refresh_token"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["active"], true);
+    // A token that never expires has no `exp`; the gateway may introspect itself.
+    let r = introspect(&s, &gateway, &[("token", &gateway)]).await;
+    assert_eq!(r.body["active"], true, "{:?}", r.body);
+    assert_eq!(r.body["client_id"], "gateway");
+    assert!(r.body.get("exp").is_none(), "{:?}", r.body);
+}
+
+async fn introspection_never_says_why_a_token_is_inactive(s: Server) {
+    let gateway = s.login(BOB, "gateway").await;
+    let revoked = s.login(ALICE, "web").await;
+    assert_eq!(s.get("/api/me", &revoked).await.status, 200);
+    assert_eq!(s.post("/api/logout/", &revoked).await.status, 204);
+    let expired = s.login(ALICE, "mobile").await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    s.get("/api/me", &expired)
+        .await
+        .assert_error(401, "The given token has expired.");
+    let mut flipped = never_issued();
+    flipped.replace_range(10..11, if &flipped[10..11] == "a" { "b" } else { "a" });
+    for token in [
+        revoked.as_str(),
+        expired.as_str(),
+        &never_issued(),
+        &flipped,
+        "garbage",
+        "durin_short",
+    ] {
+        let r = introspect(&s, &gateway, &[("token", token)]).await;
+        assert_eq!(r.status, 200, "{token}: {:?}", r.body);
+        assert_eq!(r.body, json!({"active": false}), "{token}");
+    }
+}
+
+async fn introspection_is_only_for_introspection_clients(s: Server) {
+    // No credentials: 401 with the challenge.
+    let r = s
+        .send(
+            s.http
+                .post(s.url("/api/introspect/"))
+                .form(&[("token", "x")]),
+        )
+        .await;
+    r.assert_error(401, NOT_PROVIDED);
+    assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"api\""));
+    // A token of another client: 403, before the body is looked at.
+    let web = s.login(ALICE, "web").await;
+    introspect(&s, &web, &[("token", &web)])
+        .await
+        .assert_error(403, FORBIDDEN);
+    introspect(&s, &web, &[]).await.assert_error(403, FORBIDDEN);
+    // A revoked gateway key cannot introspect.
+    let gateway = s.login(BOB, "gateway").await;
+    assert_eq!(s.post("/api/logout/", &gateway).await.status, 204);
+    let r = introspect(&s, &gateway, &[("token", &web)]).await;
+    r.assert_error(401, "Invalid token.");
+}
+
+async fn a_malformed_introspection_body_is_400(s: Server) {
+    let gateway = s.login(BOB, "gateway").await;
+    let required = json!({"token": ["This field is required."]});
+    let r = introspect(&s, &gateway, &[("token_type_hint", "access_token")]).await;
+    assert_eq!((r.status, &r.body), (400, &required));
+    let r = introspect(&s, &gateway, &[("token", "")]).await;
+    assert_eq!(
+        (r.status, &r.body),
+        (400, &json!({"token": ["This field may not be blank."]}))
+    );
+    for body in ["not json", "[1]", r#"{"token": 5}"#, ""] {
+        let r = s
+            .send(
+                s.http
+                    .post(s.url("/api/introspect/"))
+                    .header("Authorization", format!("Bearer {gateway}"))
+                    .header("Content-Type", "application/json")
+                    .body(body),
+            )
+            .await;
+        assert_eq!((r.status, &r.body), (400, &required), "{body:?}");
+    }
+}
+
+// --- forward-auth ----------------------------------------------------------------------
+
+async fn forward_auth_answers_204_with_the_identity(s: Server) {
+    let token = s.login(ALICE, "web").await;
+    let session = s.get("/api/me", &token).await.body["session"].clone();
+    for path in ["/api/auth/", "/api/auth"] {
+        for method in [Method::GET, Method::HEAD] {
+            let r = s.call(method.clone(), path, &token).await;
+            assert_eq!(r.status, 204, "{method} {path}: {:?}", r.body);
+            assert_eq!(r.body, Value::Null);
+            assert_eq!(r.header("x-durin-user"), Some("alice"));
+            assert_eq!(r.header("x-durin-client"), Some("web"));
+            assert_eq!(r.header("x-durin-session"), session.as_str());
+            assert_eq!(r.header("x-durin-scopes"), Some(""));
+        }
+    }
+}
+
+async fn forward_auth_refuses_with_the_challenge(s: Server) {
+    for method in [Method::GET, Method::HEAD] {
+        let r = s
+            .send(s.http.request(method.clone(), s.url("/api/auth/")))
+            .await;
+        assert_eq!(r.status, 401, "{method}");
+        assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"api\""));
+        assert!(r.header("x-durin-user").is_none());
+    }
+    let r = s.get("/api/auth/", &never_issued()).await;
+    r.assert_error(401, "Invalid token.");
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Bearer realm=\"api\", error=\"invalid_token\"")
+    );
+    s.get("/api/auth/", "garbage")
+        .await
+        .assert_error(401, "Invalid token.");
+    let r = s
+        .send(
+            s.http
+                .get(s.url("/api/auth/"))
+                .header("Authorization", "Bearer"),
+        )
+        .await;
+    r.assert_error(401, "Invalid token header. No credentials provided.");
+    // Right after logout, this token is refused.
+    let token = s.login(ALICE, "web").await;
+    assert_eq!(s.get("/api/auth/", &token).await.status, 204);
+    assert_eq!(s.post("/api/logout/", &token).await.status, 204);
+    s.get("/api/auth/", &token)
+        .await
+        .assert_error(401, "Invalid token.");
+}
+
+async fn gateways_answer_503_when_the_store_is_down(s: Server) {
+    let (package, backend) = (s.package.clone(), s.backend.clone());
+    let gateway = s.login(BOB, "gateway").await;
+    let token = s.login(ALICE, "web").await;
+    s.stop().await;
+    let dead = match backend.as_str() {
+        "sqlite" => "sqlite:///nonexistent-durin-dir/sub/durin.db".to_owned(),
+        "postgres" => "postgres://postgres@127.0.0.1:1/durin".to_owned(),
+        "redis" => "redis://127.0.0.1:1".to_owned(),
+        other => panic!("unknown backend {other}"),
+    };
+    let s = Server::start_with(&package, &backend, &gateway_flags(), Some(&dead)).await;
+    for method in [Method::GET, Method::HEAD] {
+        let r = s.call(method.clone(), "/api/auth/", &token).await;
+        assert_eq!(r.status, 503, "{method}: {:?}", r.body);
+    }
+    s.get("/api/auth/", &token)
+        .await
+        .assert_error(503, "Authentication service unavailable.");
+    introspect(&s, &gateway, &[("token", &token)])
+        .await
+        .assert_error(503, "Authentication service unavailable.");
+    // Malformed input is still refused before any I/O.
+    s.get("/api/auth/", "garbage")
+        .await
+        .assert_error(401, "Invalid token.");
+}
+
+macro_rules! gateway {
+    ($($case:ident),* $(,)?) => {
+        gateway!(@server axum_server, "axum-server", [$($case),*]);
+        gateway!(@server actix_server, "actix-server", [$($case),*]);
+    };
+    (@server $server:ident, $package:literal, [$($case:ident),*]) => {
+        mod $server {
+            gateway!(@backend $package, sqlite, [$($case),*]);
+            gateway!(@backend $package, postgres, [$($case),*]);
+            gateway!(@backend $package, redis, [$($case),*]);
+        }
+    };
+    (@backend $package:literal, $backend:ident, [$($case:ident),*]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let backend = stringify!($backend);
+                    if !durin_contract::selected($package, backend) {
+                        return;
+                    }
+                    let flags = super::super::gateway_flags();
+                    let s = durin_contract::Server::start_with($package, backend, &flags, None).await;
+                    super::super::$case(s).await;
+                }
+            )*
+        }
+    };
+}
+
+gateway!(
+    introspection_describes_an_active_token,
+    introspection_never_says_why_a_token_is_inactive,
+    introspection_is_only_for_introspection_clients,
+    a_malformed_introspection_body_is_400,
+    forward_auth_answers_204_with_the_identity,
+    forward_auth_refuses_with_the_challenge,
+    gateways_answer_503_when_the_store_is_down,
+);
+
+// --- many nodes ------------------------------------------------------------------------
+
+/// A logout on node A reaches node B's introspection and forward-auth, although B had
+/// the token in its cache: they check revocation exactly as authentication does. The
+/// gateway's key comes from the `durin` CLI.
+async fn a_revocation_on_another_node_reaches_introspection(backend: &str) {
+    if !durin_contract::backend_selected(backend) {
+        return;
+    }
+    let cluster = Cluster::start(
+        backend,
+        2,
+        &["--client=gateway:never", "--introspection-client=gateway"],
+    )
+    .await;
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    // A gateway gets an API key of an introspection client with the CLI.
+    let run = cluster
+        .cli(&["apikey", "create", "--user=gw", "--client=gateway"])
+        .await;
+    let gateway = run.ok().trim().to_owned();
+    assert!(gateway.starts_with("durin_"), "{run:?}");
+    let token = a.login(ALICE, "web").await;
+    // B caches the session.
+    assert_eq!(
+        introspect(b, &gateway, &[("token", &token)]).await.body["active"],
+        true
+    );
+    assert_eq!(b.get("/api/auth/", &token).await.status, 204);
+    assert_eq!(a.post("/api/logout/", &token).await.status, 204);
+    eventually(
+        "the revocation reaches B's introspection",
+        Duration::from_secs(10),
+        || async {
+            introspect(b, &gateway, &[("token", &token)]).await.body == json!({"active": false})
+        },
+    )
+    .await;
+    b.get("/api/auth/", &token)
+        .await
+        .assert_error(401, "Invalid token.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_on_another_node_reaches_introspection_on_sqlite() {
+    a_revocation_on_another_node_reaches_introspection("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_on_another_node_reaches_introspection_on_postgres() {
+    a_revocation_on_another_node_reaches_introspection("postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_on_another_node_reaches_introspection_on_redis() {
+    a_revocation_on_another_node_reaches_introspection("redis").await;
+}
+
+// --- the real nginx --------------------------------------------------------------------
+
+/// The nginx binary: on `PATH` or Debian's `/usr/sbin/nginx`. Panics when absent
+/// (`scripts/services.sh` installs it): this test must not pass without running.
+fn nginx_binary() -> std::path::PathBuf {
+    let candidates = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([std::path::PathBuf::from("/usr/sbin")]);
+    for dir in candidates {
+        let nginx = dir.join("nginx");
+        if nginx.is_file() {
+            return nginx;
+        }
+    }
+    panic!("nginx is not installed: run scripts/services.sh (apt-get install nginx)");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+/// A tiny upstream application: answers every request 200 with the `X-Durin-*` and
+/// `Authorization` headers it received, one per line, lower-cased.
+async fn upstream() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let port = listener.local_addr().expect("addr").port();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                    if request.len() > 64 * 1024 {
+                        return;
+                    }
+                }
+                let text = String::from_utf8_lossy(&request).to_lowercase();
+                let seen: Vec<&str> = text
+                    .lines()
+                    .filter(|l| l.starts_with("x-durin-") || l.starts_with("authorization"))
+                    .collect();
+                let body = format!("upstream\n{}\n", seen.join("\n"));
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (port, task)
+}
+
+/// nginx runs `examples/nginx/nginx.conf` unchanged but for its three ports.
+async fn nginx_in_front_of_an_upstream(package: &str) {
+    if !durin_contract::selected(package, "sqlite") {
+        return;
+    }
+    let nginx = nginx_binary();
+    let s = Server::start(package, "sqlite").await;
+    let (app_port, app) = upstream().await;
+    let durin_port = s.base.rsplit(':').next().expect("port");
+    let proxy_port = free_port();
+    let example = include_str!("../../../examples/nginx/nginx.conf");
+    for port in ["127.0.0.1:8080", "127.0.0.1:8000", "127.0.0.1:9000"] {
+        assert!(example.contains(port), "the example names {port}");
+    }
+    let config = example
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{proxy_port}"))
+        .replace("127.0.0.1:8000", &format!("127.0.0.1:{durin_port}"))
+        .replace("127.0.0.1:9000", &format!("127.0.0.1:{app_port}"));
+    let prefix =
+        std::env::temp_dir().join(format!("durin-nginx-{proxy_port}-{}", std::process::id()));
+    std::fs::create_dir_all(&prefix).expect("nginx prefix");
+    let conf = prefix.join("nginx.conf");
+    std::fs::write(&conf, config).expect("write nginx.conf");
+    // In the foreground, one process (no privilege drop to a worker user), killed on drop.
+    let mut child = tokio::process::Command::new(&nginx)
+        .arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-g", "daemon off; master_process off;"])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", nginx.display()));
+    let base = format!("http://127.0.0.1:{proxy_port}");
+    let http = durin_contract::client(None);
+    eventually("nginx listens", Duration::from_secs(10), || async {
+        http.get(format!("{base}/")).send().await.is_ok()
+    })
+    .await;
+    let get = |token: Option<String>| {
+        let mut request = http.get(format!("{base}/some/page?x=1"));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        // A client cannot forge the identity headers.
+        request = request.header("X-Durin-User", "root");
+        async move {
+            let response = request.send().await.expect("request through nginx");
+            let status = response.status().as_u16();
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (status, challenge, response.text().await.expect("body"))
+        }
+    };
+    // Without a token: 401 with durin's challenge; the upstream never sees the request.
+    let (status, challenge, body) = get(None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(challenge.as_deref(), Some("Bearer realm=\"api\""));
+    assert!(!body.contains("upstream"), "{body}");
+    // With a token: 200 from the upstream, with the identity durin gave.
+    let token = s.login(ALICE, "web").await;
+    let session = s.get("/api/me", &token).await.body["session"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    let (status, _, body) = get(Some(token.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("upstream\n"), "{body}");
+    assert!(body.contains("x-durin-user: alice\n"), "{body}");
+    assert!(!body.contains("root"), "{body}");
+    assert!(body.contains("x-durin-client: web\n"), "{body}");
+    assert!(
+        body.contains(&format!("x-durin-session: {}\n", session.to_lowercase())),
+        "{body}"
+    );
+    assert!(
+        !body.contains("authorization"),
+        "the token reached the upstream: {body}"
+    );
+    // Right after logout: 401.
+    assert_eq!(s.post("/api/logout/", &token).await.status, 204);
+    let (status, challenge, body) = get(Some(token)).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        challenge.as_deref(),
+        Some("Bearer realm=\"api\", error=\"invalid_token\"")
+    );
+    let _ = child.kill().await;
+    app.abort();
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&prefix);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_in_front_of_an_upstream_on_axum_server() {
+    nginx_in_front_of_an_upstream("axum-server").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_in_front_of_an_upstream_on_actix_server() {
+    nginx_in_front_of_an_upstream("actix-server").await;
+}
