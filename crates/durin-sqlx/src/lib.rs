@@ -29,9 +29,9 @@ pub use error::Error;
 pub use pg_channel::PgChannel;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-pub use purge::{Housekeeping, HousekeepingReport, spawn_housekeeping_task};
-pub use purge::{PurgeTask, spawn_purge_task};
+pub use purge::{
+    Housekeeping, HousekeepingReport, PurgeTask, spawn_housekeeping_task, spawn_purge_task,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 #[cfg(feature = "sqlite")]
