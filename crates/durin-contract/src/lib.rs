@@ -98,8 +98,15 @@ pub fn binary(name: &str) -> PathBuf {
     let dir = target_dir();
     let path = dir.join(name);
     if !path.exists() {
+        // The package that holds each binary (a bare `--bin` only searches the
+        // package of the current directory).
+        let package = match name {
+            "actix-server" => "actix-server-example",
+            "durin" => "durin-cli",
+            other => other,
+        };
         let mut cargo = std::process::Command::new(env!("CARGO"));
-        cargo.args(["build", "--bin", name]);
+        cargo.args(["build", "-p", package, "--bin", name]);
         if dir.ends_with("release") {
             cargo.arg("--release");
         }
