@@ -26,6 +26,13 @@ fn scratch() -> Dir {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("import-{name}"));
     std::fs::create_dir_all(&dir).expect("scratch");
     std::fs::write(dir.join("durin.key"), "ab".repeat(32)).expect("key file");
+    // A key file others can read is refused.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(
+        dir.join("durin.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod 600");
     Dir(dir)
 }
 
