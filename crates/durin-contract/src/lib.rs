@@ -583,3 +583,58 @@ pub mod load {
         (base / rounds as f64, auth / rounds as f64)
     }
 }
+
+/// Runs `case` on a fresh server of `package` on `backend` with the standard flags (the
+/// runner of most [`server_cases!`] suites).
+pub async fn on_standard_server<F, Fut>(package: &'static str, backend: &'static str, case: F)
+where
+    F: FnOnce(Server) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    case(Server::start(package, backend).await).await;
+}
+
+/// Runs `case` with the names of the server package and the backend, for cases that
+/// start their servers themselves (a [`server_cases!`] runner).
+pub async fn by_name<F, Fut>(package: &'static str, backend: &'static str, case: F)
+where
+    F: FnOnce(&'static str, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    case(package, backend).await;
+}
+
+/// Stamps one `#[tokio::test]` per case, per example server and per backend:
+/// `server_cases!(run, [a, b])` in a test file makes `axum_server::sqlite::a`,
+/// `actix_server::redis::b` and so on, each calling `run(package, backend, a)` unless
+/// that server or backend is not selected ([`selected`]). `run` is a function in scope of
+/// the test file ([`on_standard_server`], [`by_name`], or the file's own, e.g. one that
+/// starts the server with other flags).
+#[macro_export]
+macro_rules! server_cases {
+    ($run:ident, [$($case:ident),* $(,)?]) => {
+        $crate::server_cases!(@server $run, axum_server, "axum-server", [$($case),*]);
+        $crate::server_cases!(@server $run, actix_server, "actix-server", [$($case),*]);
+    };
+    (@server $run:ident, $server:ident, $package:literal, [$($case:ident),*]) => {
+        mod $server {
+            $crate::server_cases!(@backend $run, $package, sqlite, [$($case),*]);
+            $crate::server_cases!(@backend $run, $package, postgres, [$($case),*]);
+            $crate::server_cases!(@backend $run, $package, redis, [$($case),*]);
+        }
+    };
+    (@backend $run:ident, $package:literal, $backend:ident, [$($case:ident),*]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let backend = stringify!($backend);
+                    if !$crate::selected($package, backend) {
+                        return;
+                    }
+                    super::super::$run($package, backend, super::super::$case).await;
+                }
+            )*
+        }
+    };
+}

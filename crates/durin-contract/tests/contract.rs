@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use durin_contract::on_standard_server;
 use durin_contract::{ALICE, BOB, Server, client, standard_flags};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -666,63 +667,38 @@ async fn a_store_outage_answers_503(s: Server) {
     assert_eq!(s.send(s.http.get(s.url("/health"))).await.status, 200);
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        contract!(@server axum_server, "axum-server", [$($case),*]);
-        contract!(@server actix_server, "actix-server", [$($case),*]);
-    };
-    (@server $server:ident, $package:literal, [$($case:ident),*]) => {
-        mod $server {
-            contract!(@backend $package, sqlite, [$($case),*]);
-            contract!(@backend $package, postgres, [$($case),*]);
-            contract!(@backend $package, redis, [$($case),*]);
-        }
-    };
-    (@backend $package:literal, $backend:ident, [$($case:ident),*]) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let backend = stringify!($backend);
-                    if !durin_contract::selected($package, backend) {
-                        return;
-                    }
-                    super::super::$case(durin_contract::Server::start($package, backend).await).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
-    login_returns_a_token_and_expiry,
-    login_accepts_a_form_body,
-    a_new_login_replaces_the_previous_token,
-    login_reports_missing_and_blank_fields,
-    login_without_a_client_is_refused,
-    login_with_wrong_credentials_is_refused,
-    login_with_an_unknown_client_is_refused_after_the_credentials,
-    repeated_login_failures_are_throttled_per_address,
-    an_over_long_username_is_a_field_error,
-    forwarded_addresses_count_only_behind_a_trusted_proxy,
-    a_never_expiring_client_has_a_null_expiry,
-    no_credentials_is_401_with_a_challenge,
-    a_foreign_scheme_is_left_alone,
-    malformed_headers_have_durins_messages,
-    keywords_are_bearer_and_token_in_any_case,
-    invalid_tokens_are_refused_alike,
-    an_expired_token_says_so,
-    refresh_moves_the_expiry_and_keeps_the_token,
-    token_refresh_refuses_missing_and_unknown_refresh_tokens,
-    logout_ends_this_token_at_once,
-    logoutall_ends_every_token_of_the_user,
-    sessions_lists_only_the_callers_sessions,
-    deleting_a_session_revokes_it,
-    apiaccess_issues_shows_and_deletes_one_key,
-    apiaccess_without_an_api_client_is_404,
-    client_guards_allow_and_deny,
-    throttling_admits_a_burst_then_refuses,
-    the_default_throttle_applies_to_clients_without_a_rate,
-    health_needs_no_credentials,
-    a_store_outage_answers_503,
+durin_contract::server_cases!(
+    on_standard_server,
+    [
+        login_returns_a_token_and_expiry,
+        login_accepts_a_form_body,
+        a_new_login_replaces_the_previous_token,
+        login_reports_missing_and_blank_fields,
+        login_without_a_client_is_refused,
+        login_with_wrong_credentials_is_refused,
+        login_with_an_unknown_client_is_refused_after_the_credentials,
+        repeated_login_failures_are_throttled_per_address,
+        an_over_long_username_is_a_field_error,
+        forwarded_addresses_count_only_behind_a_trusted_proxy,
+        a_never_expiring_client_has_a_null_expiry,
+        no_credentials_is_401_with_a_challenge,
+        a_foreign_scheme_is_left_alone,
+        malformed_headers_have_durins_messages,
+        keywords_are_bearer_and_token_in_any_case,
+        invalid_tokens_are_refused_alike,
+        an_expired_token_says_so,
+        refresh_moves_the_expiry_and_keeps_the_token,
+        token_refresh_refuses_missing_and_unknown_refresh_tokens,
+        logout_ends_this_token_at_once,
+        logoutall_ends_every_token_of_the_user,
+        sessions_lists_only_the_callers_sessions,
+        deleting_a_session_revokes_it,
+        apiaccess_issues_shows_and_deletes_one_key,
+        apiaccess_without_an_api_client_is_404,
+        client_guards_allow_and_deny,
+        throttling_admits_a_burst_then_refuses,
+        the_default_throttle_applies_to_clients_without_a_rate,
+        health_needs_no_credentials,
+        a_store_outage_answers_503,
+    ]
 );

@@ -22,6 +22,15 @@ fn gateway_flags() -> Vec<String> {
     flags
 }
 
+/// Runs `case` on a server with the gateway client allowed to introspect.
+async fn on_gateway_server<F, Fut>(package: &'static str, backend: &'static str, case: F)
+where
+    F: FnOnce(Server) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    case(Server::start_with(package, backend, &gateway_flags(), None).await).await;
+}
+
 /// A well-formed token (right prefix, length and checksum) that was never issued.
 fn never_issued() -> String {
     durin_core::TokenString::generate(&durin_core::TokenPrefix::default())
@@ -254,44 +263,17 @@ async fn gateways_answer_503_when_the_store_is_down(s: Server) {
         .assert_error(401, "Invalid token.");
 }
 
-macro_rules! gateway {
-    ($($case:ident),* $(,)?) => {
-        gateway!(@server axum_server, "axum-server", [$($case),*]);
-        gateway!(@server actix_server, "actix-server", [$($case),*]);
-    };
-    (@server $server:ident, $package:literal, [$($case:ident),*]) => {
-        mod $server {
-            gateway!(@backend $package, sqlite, [$($case),*]);
-            gateway!(@backend $package, postgres, [$($case),*]);
-            gateway!(@backend $package, redis, [$($case),*]);
-        }
-    };
-    (@backend $package:literal, $backend:ident, [$($case:ident),*]) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let backend = stringify!($backend);
-                    if !durin_contract::selected($package, backend) {
-                        return;
-                    }
-                    let flags = super::super::gateway_flags();
-                    let s = durin_contract::Server::start_with($package, backend, &flags, None).await;
-                    super::super::$case(s).await;
-                }
-            )*
-        }
-    };
-}
-
-gateway!(
-    introspection_describes_an_active_token,
-    introspection_never_says_why_a_token_is_inactive,
-    introspection_is_only_for_introspection_clients,
-    a_malformed_introspection_body_is_400,
-    forward_auth_answers_204_with_the_identity,
-    forward_auth_refuses_with_the_challenge,
-    gateways_answer_503_when_the_store_is_down,
+durin_contract::server_cases!(
+    on_gateway_server,
+    [
+        introspection_describes_an_active_token,
+        introspection_never_says_why_a_token_is_inactive,
+        introspection_is_only_for_introspection_clients,
+        a_malformed_introspection_body_is_400,
+        forward_auth_answers_204_with_the_identity,
+        forward_auth_refuses_with_the_challenge,
+        gateways_answer_503_when_the_store_is_down,
+    ]
 );
 
 // --- many nodes ------------------------------------------------------------------------

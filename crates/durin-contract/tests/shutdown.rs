@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use durin_contract::on_standard_server;
 use durin_contract::{Server, eventually};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -70,32 +71,7 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_0(s: Server) {
     assert_eq!(code, Some(0), "exit code");
 }
 
-macro_rules! shutdown {
-    ($($case:ident),* $(,)?) => {
-        shutdown!(@server axum_server, "axum-server", [$($case),*]);
-        shutdown!(@server actix_server, "actix-server", [$($case),*]);
-    };
-    (@server $server:ident, $package:literal, [$($case:ident),*]) => {
-        mod $server {
-            shutdown!(@backend $package, sqlite, [$($case),*]);
-            shutdown!(@backend $package, postgres, [$($case),*]);
-            shutdown!(@backend $package, redis, [$($case),*]);
-        }
-    };
-    (@backend $package:literal, $backend:ident, [$($case:ident),*]) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let backend = stringify!($backend);
-                    if !durin_contract::selected($package, backend) {
-                        return;
-                    }
-                    super::super::$case(durin_contract::Server::start($package, backend).await).await;
-                }
-            )*
-        }
-    };
-}
-
-shutdown!(sigterm_finishes_the_request_in_flight_and_exits_0);
+durin_contract::server_cases!(
+    on_standard_server,
+    [sigterm_finishes_the_request_in_flight_and_exits_0,]
+);

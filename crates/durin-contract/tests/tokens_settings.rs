@@ -3,6 +3,7 @@
 //! sessions page, and the page itself (`GET /`): black-box, on every selected server and
 //! backend, as `docs/http-api.md` says.
 
+use durin_contract::by_name;
 use durin_contract::{ALICE, BOB, Response, Server, standard_flags};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -512,45 +513,20 @@ async fn the_page_is_served(package: &str, backend: &str) {
     assert!(!html.contains("{{"), "every placeholder filled");
 }
 
-macro_rules! cases {
-    ($($case:ident),* $(,)?) => {
-        cases!(@server axum_server, "axum-server", [$($case),*]);
-        cases!(@server actix_server, "actix-server", [$($case),*]);
-    };
-    (@server $server:ident, $package:literal, [$($case:ident),*]) => {
-        mod $server {
-            cases!(@backend $package, sqlite, [$($case),*]);
-            cases!(@backend $package, postgres, [$($case),*]);
-            cases!(@backend $package, redis, [$($case),*]);
-        }
-    };
-    (@backend $package:literal, $backend:ident, [$($case:ident),*]) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let backend = stringify!($backend);
-                    if !durin_contract::selected($package, backend) {
-                        return;
-                    }
-                    super::super::$case($package, backend).await;
-                }
-            )*
-        }
-    };
-}
-
-cases!(
-    tokens_are_created_listed_used_and_revoked,
-    tokens_refuse_bad_input_with_field_messages,
-    concurrent_creations_with_one_name_give_exactly_one_token,
-    the_token_cap_is_the_clients,
-    tokens_routes_are_404_without_a_tokens_client,
-    logoutall_ends_named_tokens,
-    settings_are_kept_per_user_and_client,
-    settings_refuse_non_objects_and_oversize_bodies,
-    cookie_sessions_manage_tokens_only_from_their_own_origin,
-    the_page_is_served,
+durin_contract::server_cases!(
+    by_name,
+    [
+        tokens_are_created_listed_used_and_revoked,
+        tokens_refuse_bad_input_with_field_messages,
+        concurrent_creations_with_one_name_give_exactly_one_token,
+        the_token_cap_is_the_clients,
+        tokens_routes_are_404_without_a_tokens_client,
+        logoutall_ends_named_tokens,
+        settings_are_kept_per_user_and_client,
+        settings_refuse_non_objects_and_oversize_bodies,
+        cookie_sessions_manage_tokens_only_from_their_own_origin,
+        the_page_is_served,
+    ]
 );
 
 macro_rules! outage {
