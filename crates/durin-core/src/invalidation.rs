@@ -384,12 +384,15 @@ impl InvalidationBus {
 
     fn set_state(&self, state: ChannelState) {
         let sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
-        let before = self.state.send_replace(state);
+        // The caches change first and the state is published after, so whoever sees the
+        // new state (readiness, a test) also sees caches that agree with it.
+        let before = *self.state.borrow();
         match state {
             ChannelState::Live => sinks.iter().for_each(|s| s.resume()),
             _ if before == ChannelState::Live => sinks.iter().for_each(|s| s.suspend()),
             _ => {}
         }
+        self.state.send_replace(state);
         self.metrics.state.set(if state == ChannelState::Live {
             1.0
         } else {
