@@ -12,8 +12,7 @@ use actix_web::{Error, HttpMessage, ResponseError};
 use durin_http::GuardRule;
 use futures::future::LocalBoxFuture;
 
-use crate::extract::{ApiError, not_authenticated, outcome};
-use crate::middleware::AuthState;
+use crate::extract::{ApiError, outcome};
 
 /// A guard: requires an authenticated caller (401 otherwise) and then one rule (403 or
 /// 429 when it fails).
@@ -23,34 +22,11 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Only these clients (django-rest-durin's `AllowSpecificClients`).
-    pub fn allow_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-        Guard::new(GuardRule::AllowClients(
-            clients.into_iter().map(Into::into).collect(),
-        ))
-    }
+    durin_http::guard_constructors!();
+}
 
-    /// Every client but these (`DisallowSpecificClients`).
-    pub fn deny_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-        Guard::new(GuardRule::DenyClients(
-            clients.into_iter().map(Into::into).collect(),
-        ))
-    }
-
-    /// The token must carry every one of these scopes.
-    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
-        Guard::new(GuardRule::Scopes(
-            scopes.into_iter().map(Into::into).collect(),
-        ))
-    }
-
-    /// The per-(user, client) throttle at the client's rate, else the service's default
-    /// (`UserClientRateThrottle`): 429 with `Retry-After`.
-    pub fn throttle() -> Self {
-        Guard::new(GuardRule::Throttle)
-    }
-
-    fn new(rule: GuardRule) -> Self {
+impl From<GuardRule> for Guard {
+    fn from(rule: GuardRule) -> Self {
         Guard {
             rule: Arc::new(rule),
         }
@@ -82,24 +58,6 @@ pub struct GuardService<S> {
     rule: Arc<GuardRule>,
 }
 
-async fn check(rule: &GuardRule, request: &ServiceRequest) -> Result<(), ApiError> {
-    // The extensions cannot stay borrowed across the await: take what the check needs.
-    let (auth, api) = {
-        let extensions = request.extensions();
-        let auth = outcome(&extensions)?
-            .ok_or_else(|| not_authenticated(&extensions))?
-            .clone();
-        let api = extensions
-            .get::<AuthState>()
-            .map(|state| state.api.clone())
-            .expect("outcome() checked the middleware");
-        (auth, api)
-    };
-    rule.check(&api, &auth)
-        .await
-        .map_err(|e| ApiError::new(e, api.config()))
-}
-
 impl<S, B> Service<ServiceRequest> for GuardService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -114,12 +72,18 @@ where
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let (service, rule) = (self.service.clone(), self.rule.clone());
         Box::pin(async move {
-            match check(&rule, &request).await {
+            // The extensions cannot stay borrowed across the check: the outcome is
+            // cloned (reference counts only).
+            let outcome = outcome(&request.extensions()).cloned();
+            let verdict = match outcome {
+                Ok(outcome) => outcome.check(&rule).await.map_err(ApiError),
+                Err(e) => Err(e),
+            };
+            match verdict {
                 Ok(()) => Ok(service.call(request).await?.map_into_left_body()),
-                Err(e) => {
-                    let response = e.error_response();
-                    Ok(request.into_response(response).map_into_right_body())
-                }
+                Err(e) => Ok(request
+                    .into_response(e.error_response())
+                    .map_into_right_body()),
             }
         })
     }

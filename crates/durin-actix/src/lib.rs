@@ -19,7 +19,6 @@
 //!     App::new().service(
 //!         web::scope("/api")
 //!             .wrap(DurinMiddleware::new(api.clone()))
-//!             .app_data(web::Data::new(api))
 //!             .configure(durin_actix::endpoints)
 //!             .route("/me", web::get().to(me))
 //!             .service(web::resource("/web-only").wrap(Guard::allow_clients(["web"])).to(me)),

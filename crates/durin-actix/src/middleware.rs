@@ -6,20 +6,12 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::{Method, header};
 use actix_web::{Error, HttpMessage};
-use durin_core::Authenticated;
-use durin_http::{Api, HttpError, RequestInfo};
+use durin_http::{Api, AuthOutcome, RequestInfo};
 use futures::future::LocalBoxFuture;
 
-/// What the middleware found, in the request extensions.
-#[derive(Clone)]
-pub(crate) struct AuthState {
-    pub(crate) api: Arc<Api>,
-    pub(crate) outcome: Result<Option<Authenticated>, HttpError>,
-}
-
-/// Authenticates every request once and leaves the outcome in its extensions.
+/// Authenticates every request once and leaves the [`AuthOutcome`] in its extensions,
+/// for [`crate::Auth`], the [`crate::Guard`]s and [`crate::endpoints`].
 #[derive(Clone, Debug)]
 pub struct DurinMiddleware {
     api: Arc<Api>,
@@ -71,27 +63,12 @@ where
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let (service, api) = (self.service.clone(), self.api.clone());
         Box::pin(async move {
-            let outcome = {
-                let headers = request.headers();
-                let get = |name| {
-                    headers
-                        .get(name)
-                        .map(|v: &header::HeaderValue| v.as_bytes())
-                };
-                let info = RequestInfo {
-                    safe_method: matches!(
-                        *request.method(),
-                        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-                    ),
-                    authorization: get(header::AUTHORIZATION),
-                    cookie: get(header::COOKIE),
-                    origin: get(header::ORIGIN),
-                    referer: get(header::REFERER),
-                    host: get(header::HOST),
-                };
-                api.authenticate(&info).await
-            };
-            request.extensions_mut().insert(AuthState { api, outcome });
+            let headers = request.headers();
+            let info = RequestInfo::from_request(request.method().as_str(), |name| {
+                headers.get(name).map(|v| v.as_bytes())
+            });
+            let outcome = AuthOutcome::authenticate(api, &info).await;
+            request.extensions_mut().insert(outcome);
             service.call(request).await
         })
     }

@@ -21,7 +21,6 @@ async fn login_as_authenticates_requests_and_guards_see_the_client() {
         App::new().service(
             web::scope("/api")
                 .wrap(DurinMiddleware::new(api.clone()))
-                .app_data(web::Data::new(api))
                 .configure(durin_actix::endpoints)
                 .route("/me", web::get().to(me))
                 .service(web::resource("/read").wrap(Guard::scopes(["read"])).to(me)),

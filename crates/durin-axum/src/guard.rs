@@ -6,14 +6,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
-use axum::http::Extensions;
 use axum::response::{IntoResponse, Response};
 use durin_http::GuardRule;
 use futures::future::BoxFuture;
 use tower::{Layer, Service};
 
-use crate::extract::{ApiError, not_authenticated, outcome};
-use crate::layer::AuthState;
+use crate::extract::{ApiError, outcome};
 
 /// A guard: requires an authenticated caller (401 otherwise) and then one rule (403 or
 /// 429 when it fails). Stack several with `.layer(..)`.
@@ -26,34 +24,11 @@ pub struct Guard {
 pub type GuardLayer = Guard;
 
 impl Guard {
-    /// Only these clients (django-rest-durin's `AllowSpecificClients`).
-    pub fn allow_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-        Guard::new(GuardRule::AllowClients(
-            clients.into_iter().map(Into::into).collect(),
-        ))
-    }
+    durin_http::guard_constructors!();
+}
 
-    /// Every client but these (`DisallowSpecificClients`).
-    pub fn deny_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-        Guard::new(GuardRule::DenyClients(
-            clients.into_iter().map(Into::into).collect(),
-        ))
-    }
-
-    /// The token must carry every one of these scopes.
-    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
-        Guard::new(GuardRule::Scopes(
-            scopes.into_iter().map(Into::into).collect(),
-        ))
-    }
-
-    /// The per-(user, client) throttle at the client's rate, else the service's default
-    /// (django-rest-durin's `UserClientRateThrottle`): 429 with `Retry-After`.
-    pub fn throttle() -> Self {
-        Guard::new(GuardRule::Throttle)
-    }
-
-    fn new(rule: GuardRule) -> Self {
+impl From<GuardRule> for Guard {
+    fn from(rule: GuardRule) -> Self {
         Guard {
             rule: Arc::new(rule),
         }
@@ -78,16 +53,6 @@ pub struct GuardService<S> {
     rule: Arc<GuardRule>,
 }
 
-async fn check(rule: &GuardRule, extensions: &Extensions) -> Result<(), ApiError> {
-    let auth = outcome(extensions)?.ok_or_else(|| not_authenticated(extensions))?;
-    let state = extensions
-        .get::<AuthState>()
-        .expect("outcome() checked the layer");
-    rule.check(&state.api, auth)
-        .await
-        .map_err(|e| ApiError::new(e, state.api.config()))
-}
-
 impl<S> Service<Request> for GuardService<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -101,16 +66,20 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> Self::Future {
+    fn call(&mut self, request: Request) -> Self::Future {
         let rule = self.rule.clone();
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let extensions = std::mem::take(request.extensions_mut());
-            let verdict = check(&rule, &extensions).await;
-            *request.extensions_mut() = extensions;
+            // The outcome is borrowed, not cloned: the parts stay apart from the body
+            // (which is not `Sync`) while the check runs.
+            let (parts, body) = request.into_parts();
+            let verdict = match outcome(&parts.extensions) {
+                Ok(outcome) => outcome.check(&rule).await.map_err(ApiError),
+                Err(e) => Err(e),
+            };
             match verdict {
-                Ok(()) => inner.call(request).await,
+                Ok(()) => inner.call(Request::from_parts(parts, body)).await,
                 Err(e) => Ok(e.into_response()),
             }
         })

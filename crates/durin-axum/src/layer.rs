@@ -5,21 +5,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method, header};
 use axum::response::Response;
-use durin_core::Authenticated;
-use durin_http::{Api, HttpError, RequestInfo};
+use durin_http::{Api, AuthOutcome, RequestInfo};
 use futures::future::BoxFuture;
 use tower::{Layer, Service};
 
-/// What the layer found, in the request extensions for extractors and guards.
-#[derive(Clone)]
-pub(crate) struct AuthState {
-    pub(crate) api: Arc<Api>,
-    pub(crate) outcome: Result<Option<Authenticated>, HttpError>,
-}
-
-/// Authenticates every request once and leaves the outcome in its extensions.
+/// Authenticates every request once and leaves the [`AuthOutcome`] in its extensions,
+/// for [`crate::Auth`], the [`crate::Guard`]s and [`crate::endpoints`].
 #[derive(Clone, Debug)]
 pub struct DurinLayer {
     api: Arc<Api>,
@@ -50,26 +42,6 @@ pub struct DurinService<S> {
     api: Arc<Api>,
 }
 
-/// The parts of a request that credentials are read from.
-pub(crate) fn request_info<'a>(method: &Method, headers: &'a HeaderMap) -> RequestInfo<'a> {
-    let get = |name| {
-        headers
-            .get(name)
-            .map(|v: &'a axum::http::HeaderValue| v.as_bytes())
-    };
-    RequestInfo {
-        safe_method: matches!(
-            *method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-        ),
-        authorization: get(header::AUTHORIZATION),
-        cookie: get(header::COOKIE),
-        origin: get(header::ORIGIN),
-        referer: get(header::REFERER),
-        host: get(header::HOST),
-    }
-}
-
 impl<S> Service<Request> for DurinService<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -90,10 +62,13 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let outcome = {
-                let info = request_info(request.method(), request.headers());
-                api.authenticate(&info).await
+                let headers = request.headers();
+                let info = RequestInfo::from_request(request.method().as_str(), |name| {
+                    headers.get(name).map(|v| v.as_bytes())
+                });
+                AuthOutcome::authenticate(api, &info).await
             };
-            request.extensions_mut().insert(AuthState { api, outcome });
+            request.extensions_mut().insert(outcome);
             inner.call(request).await
         })
     }

@@ -17,7 +17,7 @@
 //!     let api_routes = Router::new()
 //!         .route("/me", get(me))
 //!         .route("/web-only", get(me).layer(Guard::allow_clients(["web"])))
-//!         .merge(durin_axum::endpoints(api.clone()))
+//!         .merge(durin_axum::endpoints())
 //!         .layer(DurinLayer::new(api));
 //!     Router::new().nest("/api", api_routes)
 //! }

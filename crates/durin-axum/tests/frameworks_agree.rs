@@ -71,7 +71,7 @@ fn cred() -> impl Strategy<Value = Cred> {
 }
 
 fn route() -> impl Strategy<Value = (&'static str, String)> {
-    let routes: Vec<(&'static str, &'static str)> = ROUTES.to_vec();
+    let routes: Vec<(&'static str, &'static str)> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
     (
         prop::sample::select(routes),
         any::<bool>(),
@@ -182,7 +182,7 @@ fn axum_app(stack: &TestStack) -> Router {
     let api = stack.api();
     Router::new().nest(
         "/api",
-        durin_axum::endpoints(api.clone())
+        durin_axum::endpoints()
             .route("/me", axum::routing::get(me_axum))
             .layer(durin_axum::DurinLayer::new(api)),
     )
@@ -207,7 +207,6 @@ async fn run(requests: Vec<Req>) -> Result<(), TestCaseError> {
         actix_web::App::new().service(
             actix_web::web::scope("/api")
                 .wrap(durin_actix::DurinMiddleware::new(api.clone()))
-                .app_data(actix_web::web::Data::new(api))
                 .configure(durin_actix::endpoints)
                 .route("/me", actix_web::web::get().to(me_actix)),
         ),

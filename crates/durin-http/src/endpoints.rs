@@ -14,62 +14,7 @@ use crate::credentials::{self, HttpConfig, RequestInfo};
 use crate::error::{HttpError, messages};
 use crate::humanize::natural_delta;
 use crate::login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
-
-/// A successful answer. Its `Debug` output redacts the `token` and `refresh_token` of
-/// login, refresh and API-key bodies.
-#[derive(Clone, PartialEq)]
-pub struct Reply {
-    /// The HTTP status (200, 201, 204).
-    pub status: u16,
-    /// The JSON body; `None` for 204.
-    pub body: Option<Value>,
-    /// A `Set-Cookie` value (cookie transport only).
-    pub set_cookie: Option<String>,
-}
-
-impl std::fmt::Debug for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let body = self.body.as_ref().map(|body| {
-            let mut body = body.clone();
-            if let Some(fields) = body.as_object_mut() {
-                for key in ["token", "refresh_token"] {
-                    if let Some(value) = fields.get_mut(key)
-                        && value.is_string()
-                    {
-                        *value = Value::String("[redacted]".to_owned());
-                    }
-                }
-            }
-            body
-        });
-        f.debug_struct("Reply")
-            .field("status", &self.status)
-            .field("body", &body)
-            .field(
-                "set_cookie",
-                &self.set_cookie.as_ref().map(|_| "[redacted]"),
-            )
-            .finish()
-    }
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Self {
-        Reply {
-            status,
-            body: Some(body),
-            set_cookie: None,
-        }
-    }
-
-    fn no_content() -> Self {
-        Reply {
-            status: 204,
-            body: None,
-            set_cookie: None,
-        }
-    }
-}
+use crate::reply::Reply;
 
 /// The contract's endpoints over one [`Durin`] service. Cheap to clone.
 #[derive(Clone)]
@@ -225,28 +170,27 @@ impl Api {
         };
         let login = self.durin.login(&user, &client, options).await?;
         let mut body = Map::new();
+        let mut tokens = Vec::with_capacity(2);
         let expiry = login.session.expires_at;
         let mut set_cookie = None;
         match cookie {
             Some(cookie) => {
                 let max_age =
                     expiry.map(|at| at.duration_since(self.durin.clock().now()).as_secs());
-                set_cookie = Some(cookie.set_cookie(login.token.expose_secret(), max_age));
+                set_cookie = Some(cookie.set_cookie(login.token.expose_secret(), max_age).into());
             }
-            None => {
-                body.insert("token".to_owned(), json!(login.token.expose_secret()));
-            }
+            None => tokens.push(("token", login.token)),
         }
         body.insert("expiry".to_owned(), iso(expiry));
-        if let Some(refresh) = &login.refresh_token {
-            body.insert("refresh_token".to_owned(), json!(refresh.expose_secret()));
+        if let Some(refresh) = login.refresh_token {
+            tokens.push(("refresh_token", refresh));
         }
         if let Some(user_json) = self.checker.user_json(&user).await {
             body.insert("user".to_owned(), user_json);
         }
         Ok(Reply {
             set_cookie,
-            ..Reply::json(200, Value::Object(body))
+            ..Reply::issued(200, body, tokens)
         })
     }
 
@@ -278,14 +222,16 @@ impl Api {
         })?;
         let token = TokenString::parse(&value).map_err(|e| HttpError::from(AuthError::from(e)))?;
         let login = self.durin.refresh(&token).await?;
-        Ok(Reply::json(
-            200,
-            json!({
-                "token": login.token.expose_secret(),
-                "refresh_token": login.refresh_token.as_ref().map(|t| t.expose_secret()),
-                "expiry": iso(login.session.expires_at),
-            }),
-        ))
+        let mut fields = Map::new();
+        fields.insert("expiry".to_owned(), iso(login.session.expires_at));
+        let mut tokens = vec![("token", login.token)];
+        match login.refresh_token {
+            Some(refresh) => tokens.push(("refresh_token", refresh)),
+            None => {
+                fields.insert("refresh_token".to_owned(), Value::Null);
+            }
+        }
+        Ok(Reply::issued(200, fields, tokens))
     }
 
     /// `POST logout/`: this token stops working at once.
@@ -309,7 +255,7 @@ impl Api {
     fn clearing_cookie(&self, auth: &Authenticated, reply: Reply) -> Reply {
         match (&self.config.cookie, auth.session.transport) {
             (Some(cookie), Transport::Cookie) => Reply {
-                set_cookie: Some(cookie.clear_cookie()),
+                set_cookie: Some(cookie.clear_cookie().into()),
                 ..reply
             },
             _ => reply,
@@ -379,9 +325,8 @@ impl Api {
             .durin
             .create_api_key(auth.user_id(), LoginOptions::default())
             .await?;
-        let mut body = session_json(&login.session, self.durin.clock().now());
-        body["token"] = json!(login.token.expose_secret());
-        Ok(Reply::json(201, body))
+        let body = session_json(&login.session, self.durin.clock().now());
+        Ok(Reply::issued(201, into_object(body), vec![("token", login.token)]))
     }
 
     /// `DELETE apiaccess/`.
@@ -414,6 +359,14 @@ fn session_json(s: &Session, now: Timestamp) -> Value {
             |at| natural_delta(at.duration_since(now)),
         ),
     })
+}
+
+/// The fields of a JSON object (`json!({..})` always makes one).
+pub(crate) fn into_object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    }
 }
 
 fn iso(at: Option<Timestamp>) -> Value {
@@ -452,6 +405,21 @@ pub enum GuardRule {
 }
 
 impl GuardRule {
+    /// Only these clients.
+    pub fn allow_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
+        GuardRule::AllowClients(clients.into_iter().map(Into::into).collect())
+    }
+
+    /// Every client but these.
+    pub fn deny_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
+        GuardRule::DenyClients(clients.into_iter().map(Into::into).collect())
+    }
+
+    /// Every one of these scopes.
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        GuardRule::Scopes(scopes.into_iter().map(Into::into).collect())
+    }
+
     /// Whether `auth` may pass.
     ///
     /// # Errors
@@ -472,24 +440,5 @@ impl GuardRule {
             GuardRule::Throttle => api.throttle(auth).await,
             _ => Ok(()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debug_output_redacts_tokens() {
-        let reply = Reply {
-            set_cookie: Some("durin_token=durin_secretcookie".to_owned()),
-            ..Reply::json(
-                200,
-                json!({"token": "durin_secret1", "refresh_token": "durin_secret2", "expiry": null}),
-            )
-        };
-        let debug = format!("{reply:?}");
-        assert!(!debug.contains("secret"), "{debug}");
-        assert!(debug.contains("expiry"), "{debug}");
     }
 }

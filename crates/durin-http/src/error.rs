@@ -40,6 +40,8 @@ pub mod messages {
     pub const USER_INACTIVE: &str = "User inactive or deleted.";
     /// A cookie-authenticated unsafe request without the CSRF defence.
     pub const CSRF: &str = "CSRF Failed: Origin checking failed.";
+    /// A request body over its route's limit.
+    pub const BODY_TOO_LARGE: &str = "Request body too large.";
     /// The request body could not be read.
     pub const MALFORMED_BODY: &str = "Malformed request.";
     /// A username longer than `UserId::MAX_LEN` (255) bytes (DRF's `max_length` message).

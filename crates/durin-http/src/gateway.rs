@@ -12,7 +12,8 @@
 use durin_core::{AuthError, Authenticated, Timestamp, TokenString, Transport};
 use serde_json::{Map, Value, json};
 
-use crate::endpoints::{Api, Reply};
+use crate::endpoints::Api;
+use crate::reply::Reply;
 use crate::error::{HttpError, messages};
 
 /// The identity a forward-auth answer hands to the proxy, as `(header name, value)`
@@ -163,11 +164,7 @@ impl Api {
         }
         let request = IntrospectionRequest::parse(content_type, body)?;
         let inactive = || {
-            Ok(Reply {
-                status: 200,
-                body: Some(json!({ "active": false })),
-                set_cookie: None,
-            })
+            Ok(Reply::json(200, json!({ "active": false })))
         };
         let Ok(token) = TokenString::parse(&request.token) else {
             return inactive();
@@ -196,11 +193,7 @@ impl Api {
         if let Some(expires_at) = session.expires_at {
             body["exp"] = json!(unix_seconds(expires_at));
         }
-        Ok(Reply {
-            status: 200,
-            body: Some(body),
-            set_cookie: None,
-        })
+        Ok(Reply::json(200, body))
     }
 
     /// `GET`/`HEAD auth/` (forward-auth): the identity of an authenticated caller, for

@@ -75,6 +75,7 @@
 //! |---|---|---|
 //! | `testing` | no | [`testing`]: `TestStack` (in-memory stores) and `login_as(user, client)` |
 
+mod adapter;
 pub mod credentials;
 mod endpoints;
 mod error;
@@ -82,17 +83,20 @@ mod gateway;
 mod humanize;
 mod login;
 mod proxy;
+mod reply;
 mod routes;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
 
+pub use adapter::{AuthOutcome, EndpointRequest, ErrorResponse, RequestBody, is_safe_method};
 pub use credentials::{CookieConfig, Credentials, CsrfDefence, HttpConfig, RequestInfo, SameSite};
-pub use endpoints::{Api, GuardRule, Reply};
+pub use endpoints::{Api, GuardRule};
 pub use error::{HttpError, messages};
 pub use gateway::{IdentityHeaders, IntrospectionRequest};
 pub use humanize::natural_delta;
 pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig, Reservation};
 pub use proxy::client_address;
-pub use routes::{ROUTES, path_forms};
+pub use reply::{Body, Reply, Response};
+pub use routes::{Endpoint, ROUTES, Route, path_forms};
 pub use tokens::token_messages;

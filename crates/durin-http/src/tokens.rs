@@ -10,7 +10,8 @@ use durin_core::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::endpoints::{Api, Reply};
+use crate::endpoints::Api;
+use crate::reply::Reply;
 use crate::error::{HttpError, messages};
 
 /// The contract's messages of these endpoints.
@@ -53,7 +54,7 @@ impl Api {
             .iter()
             .map(token_json)
             .collect();
-        Ok(json_reply(200, Value::Array(list)))
+        Ok(Reply::json(200, Value::Array(list)))
     }
 
     /// `POST tokens/` with a JSON `{"name", "scopes"?, "expires_in"?}`: 201 with the
@@ -76,9 +77,8 @@ impl Api {
             .create_named_token(auth.user_id(), token)
             .await
             .map_err(token_error)?;
-        let mut body = token_json(&login.session);
-        body["token"] = json!(login.token.expose_secret());
-        Ok(json_reply(201, body))
+        let body = crate::endpoints::into_object(token_json(&login.session));
+        Ok(Reply::issued(201, body, vec![("token", login.token)]))
     }
 
     /// `DELETE tokens/{id}`: that named token stops working at once.
@@ -95,11 +95,7 @@ impl Api {
             .revoke_named_token(auth.user_id(), &id)
             .await
             .map_err(token_error)?;
-        Ok(Reply {
-            status: 204,
-            body: None,
-            set_cookie: None,
-        })
+        Ok(Reply::no_content())
     }
 
     /// `GET settings/`: the object stored for the caller's (user, client), `{}` when none.
@@ -112,7 +108,7 @@ impl Api {
             .settings(auth.user_id(), &auth.client.name)
             .await
             .map_err(token_error)?;
-        Ok(json_reply(200, Value::Object(settings)))
+        Ok(Reply::json(200, Value::Object(settings)))
     }
 
     /// `PUT settings/` with a JSON object of at most the service's settings limit (16 KiB
@@ -138,15 +134,7 @@ impl Api {
             .put_settings(auth.user_id(), &auth.client.name, &settings)
             .await
             .map_err(token_error)?;
-        Ok(json_reply(200, Value::Object(settings)))
-    }
-}
-
-fn json_reply(status: u16, body: Value) -> Reply {
-    Reply {
-        status,
-        body: Some(body),
-        set_cookie: None,
+        Ok(Reply::json(200, Value::Object(settings)))
     }
 }
 
@@ -297,7 +285,7 @@ mod tests {
         let (api, auth) = stack().await;
         let reply = api.create_token(&auth, br#"{"name": "ci"}"#).await.unwrap();
         assert_eq!(reply.status, 201);
-        let token = reply.body.as_ref().unwrap()["token"]
+        let token = reply.body_json().unwrap()["token"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -305,7 +293,7 @@ mod tests {
         assert!(!debug.contains(&token), "{debug}");
         assert!(debug.contains("[redacted]"), "{debug}");
         assert_eq!(
-            api.tokens(&auth).await.unwrap().body.unwrap()[0]["name"],
+            api.tokens(&auth).await.unwrap().body_json().unwrap()[0]["name"],
             "ci"
         );
     }

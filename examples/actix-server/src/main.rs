@@ -82,7 +82,6 @@ async fn main() -> anyhow::Result<()> {
         app.service(
             scope
                 .wrap(DurinMiddleware::new(api.clone()))
-                .app_data(web::Data::new(api.clone()))
                 .configure(durin_actix::endpoints),
         )
     })

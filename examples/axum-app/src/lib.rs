@@ -164,7 +164,7 @@ pub fn router(app: App) -> Router {
         .route("/export", get(reports).layer(Guard::throttle()))
         .route("/account", get(me).layer(Guard::allow_clients(["web"])))
         .with_state(app.clone())
-        .merge(durin_axum::endpoints(app.api.clone()))
+        .merge(durin_axum::endpoints())
         .layer(DurinLayer::new(app.api));
     Router::new().nest("/api", routes)
 }

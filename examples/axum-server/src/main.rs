@@ -78,7 +78,7 @@ fn app(demo: &Arc<Demo>) -> Router {
         }
     }
     let routes = routes
-        .merge(durin_axum::endpoints(api.clone()))
+        .merge(durin_axum::endpoints())
         .layer(DurinLayer::new(api));
     app.nest("/api", routes)
 }
