@@ -11,20 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use durin_actix::{Api, Auth, DurinMiddleware, HttpConfig};
-use durin_core::{
-    CachedTokenStore, Client, ClientName, ClientStore, DigestKey, Durin, LoginOptions, MemoryStore,
-    StoreError, TokenStore, UserId,
-};
-
-struct NoUsers;
-
-#[async_trait::async_trait]
-impl durin_actix::CredentialChecker for NoUsers {
-    async fn check(&self, _: &str, _: &str) -> Result<Option<UserId>, StoreError> {
-        Ok(None)
-    }
-}
+use durin_actix::{Auth, DurinMiddleware, HttpConfig};
+use durin_core::{CachedTokenStore, ClientStore, DigestKey, Durin, MemoryStore, TokenStore};
+use durin_http::testing::{NoUsers, TestStack};
 
 async fn me(Auth(auth): Auth) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
@@ -68,20 +57,9 @@ fn serve(store: &'static str) -> (String, String) {
                 }
             };
             let durin = Durin::builder(tokens, clients, DigestKey::generate("bench")).build();
-            let web_client = ClientName::new("web").unwrap();
-            durin
-                .upsert_client(&Client::new(web_client.clone()))
-                .await
-                .unwrap();
-            let login = durin
-                .login(
-                    &UserId::new("bench").unwrap(),
-                    &web_client,
-                    LoginOptions::default(),
-                )
-                .await
-                .unwrap();
-            let api = Api::new(durin, HttpConfig::default(), Arc::new(NoUsers));
+            let stack = TestStack::with_durin(durin, HttpConfig::default(), Arc::new(NoUsers));
+            let authorization = stack.login_as("bench", "web").await;
+            let api = stack.api();
             let server = HttpServer::new(move || {
                 App::new().service(
                     web::scope("/api")
@@ -94,8 +72,7 @@ fn serve(store: &'static str) -> (String, String) {
             .bind("127.0.0.1:0")
             .unwrap();
             let base = format!("http://{}", server.addrs()[0]);
-            tx.send((base, format!("Bearer {}", login.token.expose_secret())))
-                .unwrap();
+            tx.send((base, authorization)).unwrap();
             server.run().await.unwrap();
         });
     });

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use durin_core::Authenticated;
-use durin_http::{AuthOutcome, ErrorResponse, HttpConfig, HttpError};
+use durin_http::{AuthOutcome, ErrorResponse};
 
 /// The authenticated caller. Rejects with 401 without credentials, and with the
 /// contract's answer for a bad token (401), a refused CSRF check (403) or a store outage
@@ -21,21 +21,10 @@ pub struct Auth(pub Authenticated);
 pub struct OptionalAuth(pub Option<Authenticated>);
 
 /// An error response in the contract's shape: status, `{"detail": ...}`,
-/// `WWW-Authenticate` on 401 and `Retry-After` on 429.
+/// `WWW-Authenticate` on 401 and `Retry-After` on 429. Make one with
+/// `ApiError(ErrorResponse::new(error, config))`; `.0.error()` is the error.
 #[derive(Debug, Clone)]
 pub struct ApiError(pub ErrorResponse);
-
-impl ApiError {
-    /// Wraps `error`, to be answered with `config`'s keyword and realm.
-    pub fn new(error: HttpError, config: &HttpConfig) -> Self {
-        ApiError(ErrorResponse::new(error, config))
-    }
-
-    /// The error.
-    pub fn error(&self) -> &HttpError {
-        self.0.error()
-    }
-}
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,7 +67,11 @@ impl FromRequest for Auth {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let extensions = request.extensions();
-        ready(outcome(&extensions).and_then(|o| o.require().map_err(ApiError)).map(|auth| Auth(auth.clone())))
+        ready(
+            outcome(&extensions)
+                .and_then(|o| o.require().map_err(ApiError))
+                .map(|auth| Auth(auth.clone())),
+        )
     }
 }
 
@@ -88,6 +81,10 @@ impl FromRequest for OptionalAuth {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let extensions = request.extensions();
-        ready(outcome(&extensions).and_then(|o| o.caller().map_err(ApiError)).map(|auth| OptionalAuth(auth.cloned())))
+        ready(
+            outcome(&extensions)
+                .and_then(|o| o.caller().map_err(ApiError))
+                .map(|auth| OptionalAuth(auth.cloned())),
+        )
     }
 }

@@ -14,23 +14,10 @@ use futures::future::LocalBoxFuture;
 
 use crate::extract::{ApiError, outcome};
 
-/// A guard: requires an authenticated caller (401 otherwise) and then one rule (403 or
-/// 429 when it fails).
-#[derive(Debug, Clone)]
-pub struct Guard {
-    rule: Arc<GuardRule>,
-}
-
-impl Guard {
-    durin_http::guard_constructors!();
-}
-
-impl From<GuardRule> for Guard {
-    fn from(rule: GuardRule) -> Self {
-        Guard {
-            rule: Arc::new(rule),
-        }
-    }
+durin_http::guard_type! {
+    /// A guard: requires an authenticated caller (401 otherwise) and then one rule (403 or
+    /// 429 when it fails).
+    pub struct Guard;
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Guard

@@ -50,7 +50,7 @@ pub use extract::{ApiError, Auth, OptionalAuth};
 pub use guard::Guard;
 pub use middleware::DurinMiddleware;
 
-pub use durin_http::{Api, CredentialChecker, HttpConfig};
+pub use durin_http::{Api, CredentialChecker, ErrorResponse, HttpConfig};
 
 /// Test helpers (feature `testing`): `testing::TestStack` builds an in-memory durin stack
 /// and `login_as(user, client)` returns a ready `Authorization` header value.

@@ -13,23 +13,12 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use durin_axum::{Api, Auth, DurinLayer, HttpConfig};
-use durin_core::{
-    CachedTokenStore, Client, ClientName, ClientStore, DigestKey, Durin, LoginOptions, MemoryStore,
-    StoreError, TokenStore, UserId,
-};
+use durin_axum::{Auth, DurinLayer, HttpConfig};
+use durin_core::{CachedTokenStore, ClientStore, DigestKey, Durin, MemoryStore, TokenStore};
+use durin_http::testing::{NoUsers, TestStack};
 
 /// A bench case: its name, token store and client store.
 type Setup = (&'static str, Arc<dyn TokenStore>, Arc<dyn ClientStore>);
-
-struct NoUsers;
-
-#[async_trait::async_trait]
-impl durin_axum::CredentialChecker for NoUsers {
-    async fn check(&self, _: &str, _: &str) -> Result<Option<UserId>, StoreError> {
-        Ok(None)
-    }
-}
 
 async fn me(Auth(auth): Auth) -> Json<serde_json::Value> {
     Json(serde_json::json!({
@@ -50,20 +39,9 @@ async fn open() -> Json<serde_json::Value> {
 /// Serves the app on a free port; returns its base URL and a token.
 async fn serve(tokens: Arc<dyn TokenStore>, clients: Arc<dyn ClientStore>) -> (String, String) {
     let durin = Durin::builder(tokens, clients, DigestKey::generate("bench")).build();
-    let web = ClientName::new("web").unwrap();
-    durin
-        .upsert_client(&Client::new(web.clone()))
-        .await
-        .unwrap();
-    let login = durin
-        .login(
-            &UserId::new("bench").unwrap(),
-            &web,
-            LoginOptions::default(),
-        )
-        .await
-        .unwrap();
-    let api = Api::new(durin, HttpConfig::default(), Arc::new(NoUsers));
+    let stack = TestStack::with_durin(durin, HttpConfig::default(), Arc::new(NoUsers));
+    let authorization = stack.login_as("bench", "web").await;
+    let api = stack.api();
     let app = Router::new().nest(
         "/api",
         Router::new()
@@ -74,7 +52,7 @@ async fn serve(tokens: Arc<dyn TokenStore>, clients: Arc<dyn ClientStore>) -> (S
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (base, format!("Bearer {}", login.token.expose_secret()))
+    (base, authorization)
 }
 
 fn main() {

@@ -58,7 +58,9 @@ fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
 
 async fn serve(route: &'static Route, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
-    let params = RawPathParams::from_request_parts(&mut parts, &()).await.ok();
+    let params = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .ok();
     let body = match route.body_limit {
         None => None,
         Some(limit) => Some(axum::body::to_bytes(body, limit).await),

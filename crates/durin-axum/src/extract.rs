@@ -5,7 +5,7 @@ use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use durin_core::Authenticated;
-use durin_http::{AuthOutcome, ErrorResponse, HttpConfig, HttpError};
+use durin_http::{AuthOutcome, ErrorResponse};
 
 /// The authenticated caller. Rejects with 401 when the request has no credentials, and
 /// with the contract's answer for a bad token (401), a refused CSRF check (403) or a
@@ -14,21 +14,10 @@ use durin_http::{AuthOutcome, ErrorResponse, HttpConfig, HttpError};
 pub struct Auth(pub Authenticated);
 
 /// An error response in the contract's shape: status, `{"detail": ...}`,
-/// `WWW-Authenticate` on 401 and `Retry-After` on 429.
+/// `WWW-Authenticate` on 401 and `Retry-After` on 429. Make one with
+/// `ApiError(ErrorResponse::new(error, config))`; `.0.error()` is the error.
 #[derive(Debug, Clone)]
 pub struct ApiError(pub ErrorResponse);
-
-impl ApiError {
-    /// Wraps `error`, to be answered with `config`'s keyword and realm.
-    pub fn new(error: HttpError, config: &HttpConfig) -> Self {
-        ApiError(ErrorResponse::new(error, config))
-    }
-
-    /// The error.
-    pub fn error(&self) -> &HttpError {
-        self.0.error()
-    }
-}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

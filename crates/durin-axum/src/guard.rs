@@ -13,27 +13,14 @@ use tower::{Layer, Service};
 
 use crate::extract::{ApiError, outcome};
 
-/// A guard: requires an authenticated caller (401 otherwise) and then one rule (403 or
-/// 429 when it fails). Stack several with `.layer(..)`.
-#[derive(Debug, Clone)]
-pub struct Guard {
-    rule: Arc<GuardRule>,
+durin_http::guard_type! {
+    /// A guard: requires an authenticated caller (401 otherwise) and then one rule (403 or
+    /// 429 when it fails). Stack several with `.layer(..)`.
+    pub struct Guard;
 }
 
 /// The layer type of a [`Guard`] (a guard is its own layer).
 pub type GuardLayer = Guard;
-
-impl Guard {
-    durin_http::guard_constructors!();
-}
-
-impl From<GuardRule> for Guard {
-    fn from(rule: GuardRule) -> Self {
-        Guard {
-            rule: Arc::new(rule),
-        }
-    }
-}
 
 impl<S> Layer<S> for Guard {
     type Service = GuardService<S>;

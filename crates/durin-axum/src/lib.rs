@@ -74,7 +74,7 @@ pub use extract::{ApiError, Auth};
 pub use guard::{Guard, GuardLayer};
 pub use layer::{DurinLayer, DurinService};
 
-pub use durin_http::{Api, CredentialChecker, HttpConfig};
+pub use durin_http::{Api, CredentialChecker, ErrorResponse, HttpConfig};
 
 /// Test helpers (feature `testing`): `testing::TestStack` builds an in-memory durin stack
 /// and `login_as(user, client)` returns a ready `Authorization` header value.

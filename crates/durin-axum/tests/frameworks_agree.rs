@@ -71,7 +71,8 @@ fn cred() -> impl Strategy<Value = Cred> {
 }
 
 fn route() -> impl Strategy<Value = (&'static str, String)> {
-    let routes: Vec<(&'static str, &'static str)> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
+    let routes: Vec<(&'static str, &'static str)> =
+        ROUTES.iter().map(|r| (r.method, r.path)).collect();
     (
         prop::sample::select(routes),
         any::<bool>(),

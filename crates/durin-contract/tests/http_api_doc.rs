@@ -52,11 +52,13 @@ fn rows() -> Vec<Row> {
 
 /// What the servers mount, as the page should list it.
 fn mounted() -> BTreeSet<Row> {
-    let library = durin_http::ROUTES.iter().map(|durin_http::Route { method, path, .. }| Row {
-        method: (*method).to_owned(),
-        path: format!("/api/{path}"),
-        both: true,
-    });
+    let library = durin_http::ROUTES
+        .iter()
+        .map(|durin_http::Route { method, path, .. }| Row {
+            method: (*method).to_owned(),
+            path: format!("/api/{path}"),
+            both: true,
+        });
     let demo = server_common::DEMO_ROUTES.iter().map(|(method, path)| Row {
         method: (*method).to_owned(),
         path: (*path).to_owned(),

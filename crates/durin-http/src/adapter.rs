@@ -157,7 +157,10 @@ impl AuthOutcome {
     /// The contract's answer to bad credentials (401), a refused CSRF check (403) or a
     /// store outage (503).
     pub fn caller(&self) -> Result<Option<&Authenticated>, ErrorResponse> {
-        self.result.as_ref().map(Option::as_ref).map_err(|e| self.reject(e.clone()))
+        self.result
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|e| self.reject(e.clone()))
     }
 
     /// The caller, required.
@@ -175,7 +178,9 @@ impl AuthOutcome {
     /// 401, 403, 429 (with `Retry-After`) or 503.
     pub async fn check(&self, rule: &GuardRule) -> Result<(), ErrorResponse> {
         let auth = self.require()?;
-        rule.check(&self.api, auth).await.map_err(|e| self.reject(e))
+        rule.check(&self.api, auth)
+            .await
+            .map_err(|e| self.reject(e))
     }
 
     /// `error`, answered in this service's configuration.
@@ -250,33 +255,50 @@ impl AuthOutcome {
     }
 }
 
-/// Writes the constructors of an integration's `Guard` type, the same in every
-/// integration: `allow_clients`, `deny_clients`, `scopes` and `throttle`, each made
-/// with `From<GuardRule>`.
+/// Declares an integration's `Guard` type, the same in every integration: a struct
+/// holding an `Arc<GuardRule>` in a field `rule`, its constructors `allow_clients`,
+/// `deny_clients`, `scopes` and `throttle`, and `From<GuardRule>`. The integration adds
+/// its framework's layer or middleware traits.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! guard_constructors {
-    () => {
-        /// Only these clients (django-rest-durin's `AllowSpecificClients`).
-        pub fn allow_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-            Self::from($crate::GuardRule::allow_clients(clients))
+macro_rules! guard_type {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident;) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name {
+            rule: ::std::sync::Arc<$crate::GuardRule>,
         }
 
-        /// Every client but these (`DisallowSpecificClients`).
-        pub fn deny_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
-            Self::from($crate::GuardRule::deny_clients(clients))
+        impl $name {
+            /// Only these clients (django-rest-durin's `AllowSpecificClients`).
+            pub fn allow_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
+                Self::from($crate::GuardRule::allow_clients(clients))
+            }
+
+            /// Every client but these (`DisallowSpecificClients`).
+            pub fn deny_clients<I: IntoIterator<Item = S>, S: Into<String>>(clients: I) -> Self {
+                Self::from($crate::GuardRule::deny_clients(clients))
+            }
+
+            /// The token must carry every one of these scopes.
+            pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+                Self::from($crate::GuardRule::scopes(scopes))
+            }
+
+            /// The per-(user, client) throttle at the client's rate, else the service's
+            /// default (django-rest-durin's `UserClientRateThrottle`): 429 with
+            /// `Retry-After`.
+            pub fn throttle() -> Self {
+                Self::from($crate::GuardRule::Throttle)
+            }
         }
 
-        /// The token must carry every one of these scopes.
-        pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
-            Self::from($crate::GuardRule::scopes(scopes))
-        }
-
-        /// The per-(user, client) throttle at the client's rate, else the service's
-        /// default (django-rest-durin's `UserClientRateThrottle`): 429 with
-        /// `Retry-After`.
-        pub fn throttle() -> Self {
-            Self::from($crate::GuardRule::Throttle)
+        impl ::std::convert::From<$crate::GuardRule> for $name {
+            fn from(rule: $crate::GuardRule) -> Self {
+                $name {
+                    rule: ::std::sync::Arc::new(rule),
+                }
+            }
         }
     };
 }

@@ -177,7 +177,11 @@ impl Api {
             Some(cookie) => {
                 let max_age =
                     expiry.map(|at| at.duration_since(self.durin.clock().now()).as_secs());
-                set_cookie = Some(cookie.set_cookie(login.token.expose_secret(), max_age).into());
+                set_cookie = Some(
+                    cookie
+                        .set_cookie(login.token.expose_secret(), max_age)
+                        .into(),
+                );
             }
             None => tokens.push(("token", login.token)),
         }
@@ -326,7 +330,11 @@ impl Api {
             .create_api_key(auth.user_id(), LoginOptions::default())
             .await?;
         let body = session_json(&login.session, self.durin.clock().now());
-        Ok(Reply::issued(201, into_object(body), vec![("token", login.token)]))
+        Ok(Reply::issued(
+            201,
+            into_object(body),
+            vec![("token", login.token)],
+        ))
     }
 
     /// `DELETE apiaccess/`.

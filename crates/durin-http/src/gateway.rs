@@ -13,8 +13,8 @@ use durin_core::{AuthError, Authenticated, Timestamp, TokenString, Transport};
 use serde_json::{Map, Value, json};
 
 use crate::endpoints::Api;
-use crate::reply::Reply;
 use crate::error::{HttpError, messages};
+use crate::reply::Reply;
 
 /// The identity a forward-auth answer hands to the proxy, as `(header name, value)`
 /// pairs: `X-Durin-User`, `X-Durin-Client`, `X-Durin-Session` and `X-Durin-Scopes`
@@ -163,9 +163,7 @@ impl Api {
             return Err(HttpError::forbidden());
         }
         let request = IntrospectionRequest::parse(content_type, body)?;
-        let inactive = || {
-            Ok(Reply::json(200, json!({ "active": false })))
-        };
+        let inactive = || Ok(Reply::json(200, json!({ "active": false })));
         let Ok(token) = TokenString::parse(&request.token) else {
             return inactive();
         };

@@ -103,9 +103,19 @@ pub const ROUTES: &[Route] = &[
     route("POST", "tokens/", Endpoint::CreateToken, Some(FORM_LIMIT)),
     route("DELETE", "tokens/{id}", Endpoint::DeleteToken, None),
     route("GET", "settings/", Endpoint::Settings, None),
-    route("PUT", "settings/", Endpoint::PutSettings, Some(SETTINGS_LIMIT)),
+    route(
+        "PUT",
+        "settings/",
+        Endpoint::PutSettings,
+        Some(SETTINGS_LIMIT),
+    ),
     // Gateways (gateway.rs): RFC 7662 introspection and forward-auth.
-    route("POST", "introspect/", Endpoint::Introspect, Some(FORM_LIMIT)),
+    route(
+        "POST",
+        "introspect/",
+        Endpoint::Introspect,
+        Some(FORM_LIMIT),
+    ),
     route("GET", "auth/", Endpoint::ForwardAuth, None),
     route("HEAD", "auth/", Endpoint::ForwardAuth, None),
 ];

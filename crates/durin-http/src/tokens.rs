@@ -11,8 +11,8 @@ use durin_core::{
 use serde_json::{Map, Value, json};
 
 use crate::endpoints::Api;
-use crate::reply::Reply;
 use crate::error::{HttpError, messages};
+use crate::reply::Reply;
 
 /// The contract's messages of these endpoints.
 pub mod token_messages {

@@ -18,7 +18,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use durin_axum::{Api, ApiError, Auth, CredentialChecker, DurinLayer, Guard, HttpConfig};
+use durin_axum::{
+    Api, ApiError, Auth, CredentialChecker, DurinLayer, ErrorResponse, Guard, HttpConfig,
+};
 use durin_core::{
     AuthError, CachedTokenStore, Client, ClientName, DigestKey, Durin, LoginOptions,
     MemoryThrottle, StoreError, UserId,
@@ -196,7 +198,7 @@ impl From<sqlx::Error> for Error {
 
 impl From<AuthError> for Error {
     fn from(e: AuthError) -> Self {
-        Error(ApiError::new(e.into(), &HttpConfig::default()).into_response())
+        Error(ApiError(ErrorResponse::new(e.into(), &HttpConfig::default())).into_response())
     }
 }
 
