@@ -4,7 +4,8 @@
 //! (the raw baseline), `verify-valid` (authenticate on MemoryStore), `verify-cached`
 //! (authenticate on CachedTokenStore over MemoryStore), `verify-invalid` (a malformed
 //! token, rejected before any I/O). After criterion's report, the bench prints each
-//! scenario's mean as a ratio to the digest.
+//! scenario's median time and its median ratio to the digest over interleaved rounds
+//! (so that other load on the machine moves both sides of a ratio alike).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -111,17 +112,14 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-/// Mean nanoseconds of the future made by `f`, awaited in a loop inside one `block_on`.
-fn mean_ns_async<F, Fut>(rt: &Runtime, mut f: F) -> f64
+/// Nanoseconds per call of the future made by `f`, awaited in a loop inside one
+/// `block_on`, over `budget`.
+fn ns_async<F, Fut>(rt: &Runtime, budget: Duration, mut f: F) -> f64
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     rt.block_on(async {
-        for _ in 0..1000 {
-            f().await;
-        }
-        let budget = Duration::from_millis(700);
         let start = Instant::now();
         let mut n = 0u64;
         while start.elapsed() < budget {
@@ -134,12 +132,8 @@ where
     })
 }
 
-/// Mean nanoseconds of `f` over a fixed wall-clock budget.
-fn mean_ns(mut f: impl FnMut()) -> f64 {
-    for _ in 0..1000 {
-        f();
-    }
-    let budget = Duration::from_millis(700);
+/// Nanoseconds per call of `f` over `budget`.
+fn ns(budget: Duration, mut f: impl FnMut()) -> f64 {
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < budget {
@@ -151,29 +145,40 @@ fn mean_ns(mut f: impl FnMut()) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
 }
 
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Each scenario against the digest, interleaved: 15 rounds, each measuring the digest
+/// and then every scenario for 40 ms, so that a change of load on the machine moves
+/// both sides of a ratio alike. Prints the median time and the median per-round ratio.
 fn ratios() {
     let s = setup();
-    let digest = mean_ns(|| {
-        black_box(s.hasher.digest(black_box(&s.token_plain)));
-    });
     let text = s.token_plain.expose_secret().to_owned();
     let digest_plain = s.hasher.digest(&s.token_plain);
-    let rows = [
-        (
-            "parse",
-            mean_ns(|| {
+    let slice = Duration::from_millis(40);
+    let names = [
+        "parse",
+        "store.get (MemoryStore, dyn)",
+        "verify-valid (MemoryStore)",
+        "verify-cached (CachedTokenStore)",
+    ];
+    let mut digests = Vec::new();
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for round in 0..16 {
+        let digest = ns(slice, || {
+            black_box(s.hasher.digest(black_box(&s.token_plain)));
+        });
+        let row = [
+            ns(slice, || {
                 black_box(TokenString::parse(black_box(&text)).unwrap());
             }),
-        ),
-        (
-            "store.get (MemoryStore, dyn)",
-            mean_ns_async(&s.rt, || async {
+            ns_async(&s.rt, slice, || async {
                 black_box(s.plain.tokens().get(&digest_plain).await.unwrap());
             }),
-        ),
-        (
-            "verify-valid (MemoryStore)",
-            mean_ns_async(&s.rt, || async {
+            ns_async(&s.rt, slice, || async {
                 black_box(
                     s.plain
                         .authenticate(&s.token_plain, Transport::Header)
@@ -181,10 +186,7 @@ fn ratios() {
                         .unwrap(),
                 );
             }),
-        ),
-        (
-            "verify-cached (CachedTokenStore)",
-            mean_ns_async(&s.rt, || async {
+            ns_async(&s.rt, slice, || async {
                 black_box(
                     s.cached
                         .authenticate(&s.token_cached, Transport::Header)
@@ -192,11 +194,27 @@ fn ratios() {
                         .unwrap(),
                 );
             }),
-        ),
-    ];
-    println!("\nratios against the bare HMAC-SHA-256 digest ({digest:.0} ns), same run:");
-    for (name, ns) in rows {
-        println!("  {name:<34} {ns:>8.0} ns  = {:.2}x digest", ns / digest);
+        ];
+        if round == 0 {
+            continue; // warm-up
+        }
+        digests.push(digest);
+        for (i, ns) in row.into_iter().enumerate() {
+            times[i].push(ns);
+            ratios[i].push(ns / digest);
+        }
+    }
+    println!(
+        "\nratios against the bare HMAC-SHA-256 digest ({:.0} ns), same run, median of {} interleaved rounds:",
+        median(digests.clone()),
+        digests.len()
+    );
+    for (i, name) in names.iter().enumerate() {
+        println!(
+            "  {name:<34} {:>8.0} ns  = {:.2}x digest",
+            median(times[i].clone()),
+            median(ratios[i].clone())
+        );
     }
 }
 

@@ -71,7 +71,15 @@ impl TokenDigest {
 
     /// Compares two digests in constant time.
     pub fn ct_eq(&self, other: &TokenDigest) -> bool {
-        self.0.ct_eq(&other.0).into()
+        // Four words folded into one difference, compared once: no branch on the data,
+        // and one optimisation barrier instead of one per byte.
+        let word = |bytes: &[u8; 32], i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(w)
+        };
+        let diff = (0..4).fold(0u64, |acc, i| acc | (word(&self.0, i) ^ word(&other.0, i)));
+        diff.ct_eq(&0).into()
     }
 }
 

@@ -98,6 +98,15 @@ pub trait TokenStore: Send + Sync + 'static {
     /// [`StoreError`] when the backend fails.
     async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError>;
 
+    /// The session whose token has `digest` if this store holds it in memory and can
+    /// answer without waiting: the token cache's hit path, which the service tries
+    /// before [`get`](Self::get). `None` means "ask `get`", never "no such session".
+    /// The default answers `None`; a store wrapping another must forward it.
+    fn get_cached(&self, digest: &TokenDigest) -> Option<Arc<Session>> {
+        let _ = digest;
+        None
+    }
+
     /// The session with public id `id`.
     ///
     /// # Errors
@@ -346,6 +355,9 @@ impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
     }
     async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
         (**self).get(digest).await
+    }
+    fn get_cached(&self, digest: &TokenDigest) -> Option<Arc<Session>> {
+        (**self).get_cached(digest)
     }
     async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         (**self).get_by_id(id).await

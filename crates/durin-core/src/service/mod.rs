@@ -293,18 +293,51 @@ impl Durin {
         token: &TokenString,
         transport: Transport,
     ) -> Result<Authenticated, AuthError> {
-        let result = self.lookup(token, transport).await;
+        // The common request: a known prefix, a cache hit, nothing to write or ask.
+        // Synchronous, so it neither allocates nor moves the larger future below.
+        let cache = &self.inner.client_cache;
+        let prefix = token.prefix();
+        let digest = (prefix == self.inner.config.prefix.as_str() || cache.knows_prefix(prefix))
+            .then(|| self.inner.hasher.digest(token));
+        let cached = digest.as_ref().and_then(|digest| {
+            self.inner
+                .tokens
+                .get_cached(digest)
+                .filter(|session| session.digest.ct_eq(digest))
+        });
+        if let Some(session) = cached.as_ref()
+            && let Some(client) = self.admit_at_once(session, transport)
+        {
+            self.inner.metrics.ok.increment(1);
+            let session = Arc::clone(session);
+            return Ok(Authenticated { session, client });
+        }
+        // Everything else (store reads, renewals, the hook) in a boxed future, which
+        // the common request does not carry.
+        let result = Box::pin(self.lookup(token, transport, digest, cached)).await;
         self.inner.metrics.record(&result);
         result
     }
 
+    /// `digest` is the token's digest when its prefix is known here, `cached` the
+    /// session the cache held for it.
     async fn lookup(
         &self,
         token: &TokenString,
         transport: Transport,
+        digest: Option<TokenDigest>,
+        cached: Option<Arc<Session>>,
     ) -> Result<Authenticated, AuthError> {
-        self.check_prefix(token.prefix()).await?;
-        let digest = self.inner.hasher.digest(token);
+        let digest = match digest {
+            Some(digest) => digest,
+            None => {
+                self.check_prefix(token.prefix()).await?;
+                self.inner.hasher.digest(token)
+            }
+        };
+        if let Some(session) = cached {
+            return self.admit(session, transport).await;
+        }
         let session = match self.inner.tokens.get(&digest).await? {
             Some(session) if session.digest.ct_eq(&digest) => session,
             _ => self
@@ -313,6 +346,42 @@ impl Durin {
                 .ok_or(AuthError::InvalidToken(InvalidReason::Unknown))?,
         };
         self.admit(session, transport).await
+    }
+
+    /// The client of a cached session that passes every check with nothing to wait for
+    /// (not expired or revoked, the right transport, its client's policy cached, no
+    /// sliding renewal or last-use write due, no hook to ask): the common request, with
+    /// no store call and no allocation. `None` sends the session through [`admit`]
+    /// (`Self::admit`), which decides the same way and does what is due.
+    fn admit_at_once(&self, session: &Session, transport: Transport) -> Option<Arc<Client>> {
+        let config = &self.inner.config;
+        if config.hook.is_some()
+            || session.revoked_at.is_some()
+            || (session.transport != transport && !config.cross_transport)
+        {
+            return None;
+        }
+        let now = self.now();
+        if session.is_expired(now) {
+            return None;
+        }
+        if let Some(debounce) = config.track_last_used
+            && session
+                .last_used_at
+                .is_none_or(|at| now.duration_since(at) >= debounce)
+        {
+            return None;
+        }
+        let client = self.inner.client_cache.get(&session.client, now)?;
+        if let Renewal::Sliding { min_interval } = client.renewal {
+            let last = session.renewed_at.unwrap_or(session.created_at);
+            if now.duration_since(last) >= min_interval
+                && client.expiry(session.created_at, now) > session.expires_at
+            {
+                return None;
+            }
+        }
+        Some(client)
     }
 
     /// Everything after the lookup, shared by every way a session is found: expiry,
