@@ -23,6 +23,13 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
 /// below and the contract suite's `tests/openapi.rs` catch it).
 pub fn document(config: &HttpConfig) -> OpenApi {
     let mut doc = openapi::document_for("/api", config);
+    doc.info.description = Some(
+        "durin's example server: per-client token authentication (django-rest-durin's HTTP \
+         API) under `/api/`, and demo routes. The endpoints of durin-http answer with and \
+         without their trailing slash; the demo routes (`/api/me`, `/health`...) only as \
+         written. Errors are `{\"detail\": \"<message>\"}` unless a response says otherwise."
+            .to_owned(),
+    );
     if let Some(components) = doc.components.as_mut() {
         components.schemas.insert(
             "Me".to_owned(),
