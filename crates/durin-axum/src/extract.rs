@@ -28,7 +28,8 @@ impl IntoResponse for ApiError {
 /// Writes one of durin-http's responses as axum's.
 pub(crate) fn write(answer: durin_http::Response) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, answer.body).into_response();
+    let mut response = Response::new(axum::body::Body::from(answer.body));
+    *response.status_mut() = status;
     for (name, value) in answer.headers {
         if let Ok(value) = HeaderValue::try_from(value) {
             response

@@ -26,6 +26,8 @@
 //!   ([`Api::introspect`]) and forward-auth for reverse proxies ([`Api::forward_auth`]);
 //!
 //! - [`ROUTES`]: the endpoints both integrations mount (from this list);
+//! - `openapi` (feature `openapi`): an OpenAPI 3.1 document of those endpoints under the
+//!   application's mount point, `openapi::document("/api")`;
 //! - [`testing`] (feature `testing`): an in-memory stack and ready `Authorization`
 //!   headers for application tests.
 //!
@@ -74,6 +76,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `testing` | no | [`testing`]: `TestStack` (in-memory stores) and `login_as(user, client)` |
+//! | `openapi` | no | `openapi`: `document(base)`, the OpenAPI 3.1 document of [`ROUTES`] (utoipa) |
 
 mod adapter;
 pub mod credentials;
@@ -82,6 +85,8 @@ mod error;
 mod gateway;
 mod humanize;
 mod login;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod proxy;
 mod reply;
 mod routes;

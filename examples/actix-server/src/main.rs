@@ -35,6 +35,16 @@ async fn ready(demo: web::Data<Demo>) -> HttpResponse {
     }
 }
 
+/// `GET /api/openapi.json`: the document, or 404 with `--no-openapi`.
+async fn openapi(demo: web::Data<Demo>) -> HttpResponse {
+    match demo.openapi_json() {
+        Some(json) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(json),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     use clap::Parser as _;
@@ -73,6 +83,10 @@ async fn main() -> anyhow::Result<()> {
                     app = app
                         .app_data(shared.clone())
                         .route("/ready", web::get().to(ready))
+                }
+                "/api/openapi.json" => {
+                    app = app.app_data(shared.clone());
+                    scope = scope.route("/openapi.json", web::get().to(openapi))
                 }
                 other => panic!(
                     "server_common::DEMO_ROUTES lists {other}, which actix-server does not serve"

@@ -52,6 +52,19 @@ async fn ready(State(demo): State<Arc<Demo>>) -> (StatusCode, Json<serde_json::V
     }
 }
 
+/// `GET /api/openapi.json`: the document, or 404 with `--no-openapi`.
+async fn openapi(State(demo): State<Arc<Demo>>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match demo.openapi_json() {
+        Some(json) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// The application: the contract's endpoints and the demo routes under `/api`.
 fn app(demo: &Arc<Demo>) -> Router {
     let api = demo.api.clone();
@@ -72,6 +85,9 @@ fn app(demo: &Arc<Demo>) -> Router {
             "/health" => app = app.route("/health", get(health)),
             "/" => app = app.route("/", get(page).with_state(demo.clone())),
             "/ready" => app = app.route("/ready", get(ready).with_state(demo.clone())),
+            "/api/openapi.json" => {
+                routes = routes.route("/openapi.json", get(openapi).with_state(demo.clone()))
+            }
             other => {
                 panic!("server_common::DEMO_ROUTES lists {other}, which axum-server does not serve")
             }

@@ -19,6 +19,7 @@ use durin_core::{
 };
 use durin_http::{Api, CredentialChecker};
 
+pub mod openapi;
 mod page;
 pub mod passwords;
 
@@ -38,6 +39,7 @@ pub const DEMO_ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/ready"),
     ("GET", "/"),
+    ("GET", "/api/openapi.json"),
 ];
 
 /// The flags of both example servers (documented in `docs/http-api.md`).
@@ -97,6 +99,9 @@ pub struct Args {
     /// tokens have no checksum, so malformed-but-hex ones reach the store.
     #[arg(long)]
     pub accept_legacy_tokens: bool,
+    /// Do not serve `GET /api/openapi.json` (it then answers 404).
+    #[arg(long)]
+    pub no_openapi: bool,
 }
 
 /// `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128).
@@ -172,6 +177,7 @@ impl std::fmt::Debug for Args {
             .field("accept_legacy_tokens", &self.accept_legacy_tokens)
             .field("introspection_clients", &self.introspection_clients)
             .field("purge_every", &self.purge_every)
+            .field("no_openapi", &self.no_openapi)
             .finish_non_exhaustive()
     }
 }
