@@ -25,7 +25,13 @@
 //! - [`IntrospectionRequest`], [`IdentityHeaders`]: RFC 7662 token introspection
 //!   ([`Api::introspect`]) and forward-auth for reverse proxies ([`Api::forward_auth`]);
 //!
-//! - [`ROUTES`]: the endpoints both integrations mount (from this list);
+//! - [`AuthOutcome`], [`EndpointRequest`], [`Response`], [`ErrorResponse`]: what an
+//!   integration does, without a framework — the layer's outcome, the guards' check and
+//!   [`AuthOutcome::serve`], the one dispatch of every endpoint, answering rendered
+//!   [`Response`]s; [`Reply`] holds the tokens it hands out as `TokenString`s, so its
+//!   `Debug` redacts them by type;
+//! - [`ROUTES`]: every [`Route`] both integrations mount (from this list), with the
+//!   largest body it reads;
 //! - `openapi` (feature `openapi`): an OpenAPI 3.1 document of those endpoints under the
 //!   application's mount point, `openapi::document("/api")`;
 //! - [`testing`] (feature `testing`): an in-memory stack and ready `Authorization`
