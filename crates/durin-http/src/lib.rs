@@ -81,6 +81,7 @@ mod error;
 mod gateway;
 mod humanize;
 mod login;
+mod metrics;
 mod proxy;
 mod routes;
 #[cfg(feature = "testing")]

@@ -35,6 +35,15 @@ async fn ready(demo: web::Data<Demo>) -> HttpResponse {
     }
 }
 
+async fn metrics(demo: web::Data<Demo>) -> HttpResponse {
+    match demo.metrics() {
+        Some(body) => HttpResponse::Ok()
+            .content_type(server_common::METRICS_CONTENT_TYPE)
+            .body(body),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     use clap::Parser as _;
@@ -74,6 +83,13 @@ async fn main() -> anyhow::Result<()> {
                         .app_data(shared.clone())
                         .route("/ready", web::get().to(ready))
                 }
+                // Without a token; not mounted at all with --no-metrics (404).
+                "/metrics" if shared.metrics_enabled() => {
+                    app = app
+                        .app_data(shared.clone())
+                        .route("/metrics", web::get().to(metrics))
+                }
+                "/metrics" => {}
                 other => panic!(
                     "server_common::DEMO_ROUTES lists {other}, which actix-server does not serve"
                 ),

@@ -52,6 +52,21 @@ async fn ready(State(demo): State<Arc<Demo>>) -> (StatusCode, Json<serde_json::V
     }
 }
 
+async fn metrics(State(demo): State<Arc<Demo>>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match demo.metrics() {
+        Some(body) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                server_common::METRICS_CONTENT_TYPE,
+            )],
+            body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// The application: the contract's endpoints and the demo routes under `/api`.
 fn app(demo: &Arc<Demo>) -> Router {
     let api = demo.api.clone();
@@ -72,6 +87,11 @@ fn app(demo: &Arc<Demo>) -> Router {
             "/health" => app = app.route("/health", get(health)),
             "/" => app = app.route("/", get(page).with_state(demo.clone())),
             "/ready" => app = app.route("/ready", get(ready).with_state(demo.clone())),
+            // Without a token; not mounted at all with --no-metrics (404).
+            "/metrics" if demo.metrics_enabled() => {
+                app = app.route("/metrics", get(metrics).with_state(demo.clone()))
+            }
+            "/metrics" => {}
             other => {
                 panic!("server_common::DEMO_ROUTES lists {other}, which axum-server does not serve")
             }
