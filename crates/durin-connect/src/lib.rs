@@ -50,8 +50,8 @@ use std::sync::Arc;
 
 use durin_core::{
     AttemptLimiter, CacheConfig, CachedTokenStore, ClientStore, DigestKey, Durin, DurinBuilder,
-    InvalidationBus, InvalidationChannel, MeteredTokenStore, SessionAdmin, SettingsStore,
-    StoreError, Throttle, TokenStore,
+    InvalidationBus, InvalidationChannel, SessionAdmin, SettingsStore, StoreError, Throttle,
+    TokenStore,
 };
 #[cfg(feature = "postgres")]
 use durin_sqlx::PostgresStore;
@@ -271,7 +271,7 @@ impl Stores {
     fn redis(store: Arc<durin_redis::RedisStore>) -> Self {
         let throttle = durin_redis::RedisThrottle::from_store(&store);
         Stores {
-            tokens: Arc::new(MeteredTokenStore::new(store.clone())),
+            tokens: Arc::new(durin_core::MeteredTokenStore::new(store.clone())),
             clients: store.clone(),
             admin: store.clone(),
             settings: store.clone(),
@@ -286,7 +286,7 @@ impl Stores {
     #[cfg(feature = "sqlite")]
     fn sqlite(store: Arc<SqliteStore>) -> Self {
         Stores {
-            tokens: Arc::new(MeteredTokenStore::new(store.clone())),
+            tokens: Arc::new(durin_core::MeteredTokenStore::new(store.clone())),
             clients: store.clone(),
             admin: store.clone(),
             settings: store.clone(),
@@ -301,7 +301,7 @@ impl Stores {
     #[cfg(feature = "postgres")]
     fn postgres(store: Arc<PostgresStore>) -> Self {
         Stores {
-            tokens: Arc::new(MeteredTokenStore::new(store.clone())),
+            tokens: Arc::new(durin_core::MeteredTokenStore::new(store.clone())),
             clients: store.clone(),
             admin: store.clone(),
             settings: store.clone(),

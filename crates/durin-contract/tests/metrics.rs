@@ -85,6 +85,9 @@ async fn bad_login(s: &Server, user: &str) -> u16 {
         .status
 }
 
+/// A series (name and labels) and how far it must have moved.
+type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
 /// Known traffic, then the deltas of every counter it touches.
 async fn counters_move_by_exactly_the_traffic_sent(s: Server) {
     let (_, before) = scrape(&s).await;
@@ -119,7 +122,7 @@ async fn counters_move_by_exactly_the_traffic_sent(s: Server) {
     let delta =
         |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
     let auth = "durin_authentications_total";
-    let expected: &[(&str, &[(&str, &str)], f64)] = &[
+    let expected: &[Expected] = &[
         (
             auth,
             &[("outcome", "ok"), ("reason", "ok")],
