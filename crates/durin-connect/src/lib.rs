@@ -84,7 +84,7 @@ impl fmt::Display for Backend {
 #[derive(Clone)]
 pub struct Stores {
     /// Sessions, each operation timed in the `durin_store_operation_seconds` histogram
-    /// ([`MeteredTokenStore`], under any cache).
+    /// ([`durin_core::MeteredTokenStore`], under any cache).
     pub tokens: Arc<dyn TokenStore>,
     /// Clients.
     pub clients: Arc<dyn ClientStore>,
