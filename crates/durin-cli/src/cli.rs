@@ -39,9 +39,25 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) no_migrate: bool,
 
+    /// How diagnostics go to stderr: `text`, or `json` (one JSON object per line: the
+    /// libraries' warnings and the command's error, for log collectors). Output on
+    /// stdout (tables, `--json`) is unaffected. `RUST_LOG` sets the level (default
+    /// `warn`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// The format of `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines (errors as `error: ...`).
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON formatter).
+    Json,
 }
 
 /// The top-level commands.

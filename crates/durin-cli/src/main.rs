@@ -34,13 +34,15 @@ use durin_connect::{ConnectError, Stores};
 use durin_core::DigestKey;
 use serde_json::json;
 
-use crate::cli::{ApikeyCommand, Cli, ClientCommand, Command, TokenCommand};
+use crate::cli::{ApikeyCommand, Cli, ClientCommand, Command, LogFormat, TokenCommand};
 use crate::error::CliError;
 
 /// Parses the command line, runs the command, and maps its outcome to the exit code.
 fn main() -> ExitCode {
     // Usage errors exit with 2 here, help and version with 0.
     let cli = Cli::parse();
+    let log_format = cli.log_format;
+    init_tracing(log_format);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -54,10 +56,33 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.report());
+            match log_format {
+                LogFormat::Text => eprintln!("error: {}", e.report()),
+                LogFormat::Json => {
+                    tracing::error!(exit_code = e.exit_code(), error = %e.report(), "command failed");
+                }
+            }
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// With `--log-format json`: diagnostics to stderr at `RUST_LOG` (default `warn`), one
+/// JSON object per line. In text mode nothing is installed, as before: the command's
+/// own messages are its output.
+fn init_tracing(format: LogFormat) {
+    if format == LogFormat::Text {
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .try_init();
 }
 
 /// What every command works with.

@@ -83,7 +83,8 @@ impl fmt::Display for Backend {
 /// One backend, seen through every trait durin needs.
 #[derive(Clone)]
 pub struct Stores {
-    /// Sessions.
+    /// Sessions, each operation timed in the `durin_store_operation_seconds` histogram
+    /// ([`durin_core::MeteredTokenStore`], under any cache).
     pub tokens: Arc<dyn TokenStore>,
     /// Clients.
     pub clients: Arc<dyn ClientStore>,
@@ -270,7 +271,7 @@ impl Stores {
     fn redis(store: Arc<durin_redis::RedisStore>) -> Self {
         let throttle = durin_redis::RedisThrottle::from_store(&store);
         Stores {
-            tokens: store.clone(),
+            tokens: Arc::new(durin_core::MeteredTokenStore::new(store.clone())),
             clients: store.clone(),
             admin: store.clone(),
             settings: store.clone(),
@@ -285,7 +286,7 @@ impl Stores {
     #[cfg(feature = "sqlite")]
     fn sqlite(store: Arc<SqliteStore>) -> Self {
         Stores {
-            tokens: store.clone(),
+            tokens: Arc::new(durin_core::MeteredTokenStore::new(store.clone())),
             clients: store.clone(),
             admin: store.clone(),
             settings: store.clone(),
@@ -300,7 +301,7 @@ impl Stores {
     #[cfg(feature = "postgres")]
     fn postgres(store: Arc<PostgresStore>) -> Self {
         Stores {
-            tokens: store.clone(),
+            tokens: Arc::new(durin_core::MeteredTokenStore::new(store.clone())),
             clients: store.clone(),
             admin: store.clone(),
             settings: store.clone(),

@@ -158,6 +158,9 @@ pub struct Server {
     _scratch: Scratch,
     /// A client with a 10 s timeout.
     pub http: reqwest::Client,
+    /// The lines the server wrote to stderr, when started by [`Server::start_logging`]
+    /// (otherwise its stderr is the test's).
+    logs: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 struct Scratch(PathBuf);
@@ -182,6 +185,36 @@ impl Server {
         flags: &[String],
         database_url: Option<&str>,
     ) -> Server {
+        Server::spawn(package, backend, flags, database_url, None).await
+    }
+
+    /// Starts `package`'s binary with `flags` on a fresh database of `backend`, at
+    /// `RUST_LOG=rust_log`, keeping every line it writes to stderr (its logs) for
+    /// [`Server::logs`].
+    pub async fn start_logging(
+        package: &str,
+        backend: &str,
+        flags: &[String],
+        rust_log: &str,
+    ) -> Server {
+        Server::spawn(package, backend, flags, None, Some(rust_log)).await
+    }
+
+    /// The stderr lines kept so far (empty unless started by [`Server::start_logging`]).
+    pub fn logs(&self) -> Vec<String> {
+        self.logs
+            .as_ref()
+            .map(|logs| logs.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    async fn spawn(
+        package: &str,
+        backend: &str,
+        flags: &[String],
+        database_url: Option<&str>,
+        capture: Option<&str>,
+    ) -> Server {
         let scratch = std::env::temp_dir().join(format!("durin-contract-{}", random_suffix()));
         std::fs::create_dir_all(&scratch).expect("scratch dir");
         let url = match database_url {
@@ -194,12 +227,27 @@ impl Server {
             .arg(format!("--database-url={url}"))
             .args(flags)
             .env_remove("DURIN_SECRET")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", capture.unwrap_or("warn"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("start {package}: {e}"));
+        let logs = child.stderr.take().map(|stderr| {
+            let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let kept = logs.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    kept.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                }
+            });
+            logs
+        });
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let base = tokio::time::timeout(Duration::from_secs(60), async {
@@ -221,6 +269,7 @@ impl Server {
             child,
             _scratch: Scratch(scratch),
             http: client(None),
+            logs,
         }
     }
 

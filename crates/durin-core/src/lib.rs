@@ -57,6 +57,7 @@ mod invalidation;
 mod legacy;
 mod limiter;
 mod memory;
+mod metered;
 mod parse;
 mod policy;
 mod service;
@@ -84,13 +85,14 @@ pub use limiter::{
     AttemptDecision, AttemptId, AttemptKey, AttemptLimiter, MemoryAttemptLimiter, retry_after,
 };
 pub use memory::MemoryStore;
+pub use metered::MeteredTokenStore;
 pub use parse::{
     MAX_DURATION, ParseError, Rate, format_duration, format_ttl, parse_duration, parse_ttl,
 };
 pub use policy::{InsertOutcome, InsertPolicy, Refusal, Removal, Rotation, WhenFull, plan_insert};
 pub use service::{
     DEFAULT_SETTINGS_LIMIT, Durin, DurinBuilder, Event, EventHook, ExpiredPolicy, Login,
-    LoginOptions, NamedToken, TokenLifetime, Veto, Vetoable,
+    LoginOptions, NamedToken, PURGE_LEASE, PurgeRun, TokenLifetime, Veto, Vetoable,
 };
 pub use session::{Authenticated, RefreshState, Session, SessionId, TokenName, Transport, UserId};
 pub use store::{

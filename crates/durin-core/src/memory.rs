@@ -22,6 +22,8 @@ pub struct MemoryStore {
     sessions: Mutex<Sessions>,
     clients: Mutex<BTreeMap<ClientName, Client>>,
     settings: Mutex<HashMap<(UserId, ClientName), Map<String, Value>>>,
+    /// Leases by name: (holder, expiry).
+    leases: Mutex<HashMap<String, (String, Timestamp)>>,
 }
 
 #[derive(Default)]
@@ -312,6 +314,38 @@ impl TokenStore for MemoryStore {
             sessions.delete(id);
         }
         Ok(doomed.len() as u64)
+    }
+
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        let free = leases
+            .get(name)
+            .is_none_or(|(who, until)| who == holder || *until <= now);
+        if free {
+            leases.insert(
+                name.to_owned(),
+                (holder.to_owned(), now.saturating_add(ttl)),
+            );
+        }
+        Ok(free)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        if leases.get(name).is_some_and(|(who, _)| who == holder) {
+            leases.remove(name);
+        }
+        Ok(())
     }
 }
 

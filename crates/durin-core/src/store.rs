@@ -233,6 +233,47 @@ pub trait TokenStore: Send + Sync + 'static {
         }
         Ok(inserted)
     }
+
+    /// Which backend this is, for the store-latency metric's `backend` label
+    /// (`durin_store_operation_seconds`): one of `postgres`, `sqlite`, `redis`, `memory`,
+    /// or `custom` (the default). A fixed, bounded name, never configuration.
+    fn backend(&self) -> &'static str {
+        "custom"
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `now + ttl`, in one atomic
+    /// step: it succeeds when nobody holds the lease, when it has expired (its expiry is
+    /// at or before `now`), or when `holder` already holds it. Returns whether `holder`
+    /// holds it now. Nodes sharing a store use it to take turns (the expired-session
+    /// purge: one node per lease).
+    ///
+    /// The default always succeeds: a store that cannot coordinate lets every node run,
+    /// which is safe for idempotent work like the purge. The stores durin ships
+    /// coordinate (a lease row in SQL, `SET NX PX` in Redis, a map in memory); the
+    /// conformance suite checks it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails (then the lease is not taken).
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _ = (name, holder, ttl, now);
+        Ok(true)
+    }
+
+    /// Gives the lease `name` back if `holder` holds it (another holder's lease is left
+    /// alone), so another node may take it at once instead of after its expiry.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails (the lease then ends at its expiry).
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let _ = (name, holder);
+        Ok(())
+    }
 }
 
 /// Where clients live.
@@ -419,6 +460,21 @@ impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         (**self).import_sessions(sessions, now).await
+    }
+    fn backend(&self) -> &'static str {
+        (**self).backend()
+    }
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        (**self).acquire_lease(name, holder, ttl, now).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        (**self).release_lease(name, holder).await
     }
 }
 

@@ -24,6 +24,7 @@ pub struct Api {
     checker: Arc<dyn CredentialChecker>,
     guard: LoginGuard,
     limiter: Arc<dyn AttemptLimiter>,
+    metrics: Arc<crate::metrics::HttpMetrics>,
 }
 
 impl std::fmt::Debug for Api {
@@ -49,6 +50,7 @@ impl Api {
             checker,
             guard,
             limiter,
+            metrics: Arc::new(crate::metrics::HttpMetrics::new()),
         }
     }
 
@@ -105,7 +107,20 @@ impl Api {
         &self,
         info: &RequestInfo<'_>,
     ) -> Result<Option<Authenticated>, HttpError> {
-        credentials::authenticate(&self.durin, &self.config, info).await
+        let result = credentials::authenticate(&self.durin, &self.config, info).await;
+        // The service counts what it checks; a token refused before it was asked (a
+        // malformed header or token, a failed CSRF check) is counted here.
+        if let Err(e) = &result
+            && e.status != 503
+            && credentials::Credentials::from_request(&self.config, info).is_err()
+        {
+            if e.status == 403 {
+                self.metrics.csrf.increment(1);
+            } else {
+                self.metrics.malformed.increment(1);
+            }
+        }
+        result
     }
 
     /// `POST login/`. `address` is the peer's address (for the failed-login throttle and
@@ -120,6 +135,23 @@ impl Api {
         form: &LoginForm,
         address: Option<IpAddr>,
         user_agent: Option<&str>,
+    ) -> Result<Reply, HttpError> {
+        let mut invalid_credentials = false;
+        let reply = self
+            .login_counted(form, address, user_agent, &mut invalid_credentials)
+            .await;
+        let status = reply.as_ref().err().map(|e| e.status);
+        self.metrics.record_login(status, invalid_credentials);
+        reply
+    }
+
+    /// [`Api::login`], telling it whether the credentials were wrong (for the metrics).
+    async fn login_counted(
+        &self,
+        form: &LoginForm,
+        address: Option<IpAddr>,
+        user_agent: Option<&str>,
+        invalid_credentials: &mut bool,
     ) -> Result<Reply, HttpError> {
         let (username, password) = form.validate()?;
         let client = form.client.as_deref().map(str::trim).unwrap_or_default();
@@ -136,6 +168,7 @@ impl Api {
             }
             Ok(None) => {
                 drop(attempt);
+                *invalid_credentials = true;
                 return Err(HttpError::bad_request(
                     json!({ "non_field_errors": [messages::BAD_CREDENTIALS] }),
                 ));
@@ -435,17 +468,29 @@ impl GuardRule {
     /// 503 when the throttle's store is down.
     pub async fn check(&self, api: &Api, auth: &Authenticated) -> Result<(), HttpError> {
         let client = auth.client.name.as_str();
+        let metrics = &api.metrics;
         match self {
             GuardRule::AllowClients(allowed) if !allowed.contains(client) => {
+                metrics.guard_client.increment(1);
                 Err(HttpError::forbidden())
             }
             GuardRule::DenyClients(denied) if denied.contains(client) => {
+                metrics.guard_client.increment(1);
                 Err(HttpError::forbidden())
             }
             GuardRule::Scopes(scopes) if !scopes.iter().all(|s| auth.has_scope(s)) => {
+                metrics.guard_scope.increment(1);
                 Err(HttpError::forbidden())
             }
-            GuardRule::Throttle => api.throttle(auth).await,
+            GuardRule::Throttle => {
+                let checked = api.throttle(auth).await;
+                match &checked {
+                    Err(e) if e.status == 429 => metrics.guard_throttled.increment(1),
+                    Err(_) => metrics.guard_unavailable.increment(1),
+                    Ok(()) => {}
+                }
+                checked
+            }
             _ => Ok(()),
         }
     }

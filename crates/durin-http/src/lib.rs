@@ -91,6 +91,7 @@ mod error;
 mod gateway;
 mod humanize;
 mod login;
+mod metrics;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod proxy;

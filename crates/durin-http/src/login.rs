@@ -228,6 +228,8 @@ pub struct LoginGuard {
     config: LoginGuardConfig,
     clock: Arc<dyn Clock>,
     limiter: Arc<dyn AttemptLimiter>,
+    /// `durin_login_guard_refusals_total`, registered once.
+    refusals: metrics::Counter,
 }
 
 impl std::fmt::Debug for LoginGuard {
@@ -284,6 +286,7 @@ impl LoginGuard {
             config,
             clock,
             limiter,
+            refusals: metrics::counter!("durin_login_guard_refusals_total"),
         }
     }
 
@@ -351,6 +354,7 @@ impl LoginGuard {
                 limiter: self.limiter.clone(),
             }),
             AttemptDecision::Refused { retry_after } => {
+                self.refusals.increment(1);
                 tracing::info!("login refused: too many failed attempts");
                 Err(HttpError::throttled(retry_after))
             }

@@ -68,6 +68,12 @@ impl Keys {
         format!("{}:exp", self.prefix)
     }
 
+    /// A lease nodes take turns on (`TokenStore::acquire_lease`), a hash
+    /// `{holder, until}`: `{p}:lease:<name>`.
+    pub(crate) fn lease(&self, name: &str) -> String {
+        format!("{}:lease:{}", self.prefix, name)
+    }
+
     /// The clients, a hash of name to record: `{p}:clients`.
     pub(crate) fn clients(&self) -> String {
         format!("{}:clients", self.prefix)

@@ -34,6 +34,8 @@ pub(crate) struct Scripts {
     pub(crate) gcra: Script,
     pub(crate) attempt_reserve: Script,
     pub(crate) attempt_release: Script,
+    pub(crate) lease_acquire: Script,
+    pub(crate) lease_release: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -54,4 +56,6 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     gcra: Script::new(include_str!("lua/gcra.lua")),
     attempt_reserve: Script::new(include_str!("lua/attempt_reserve.lua")),
     attempt_release: Script::new(include_str!("lua/attempt_release.lua")),
+    lease_acquire: Script::new(include_str!("lua/lease_acquire.lua")),
+    lease_release: Script::new(include_str!("lua/lease_release.lua")),
 });

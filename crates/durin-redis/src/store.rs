@@ -402,4 +402,37 @@ impl TokenStore for RedisStore {
             .arg(batch);
         self.run(&invocation).await
     }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let until = now.saturating_add(ttl);
+        // The key outlives the lease by a margin, so a clock behind Redis's never loses
+        // a lease early; a lease nobody renews is dropped by Redis after that.
+        let key_ttl = ttl.saturating_add(std::time::Duration::from_secs(60));
+        let mut invocation = SCRIPTS.lease_acquire.prepare_invoke();
+        invocation
+            .key(self.keys.lease(name))
+            .arg(holder)
+            .arg(millis(now))
+            .arg(millis(until))
+            .arg(u64::try_from(key_ttl.as_millis()).unwrap_or(u64::MAX));
+        let held: i64 = self.run(&invocation).await?;
+        Ok(held == 1)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let mut invocation = SCRIPTS.lease_release.prepare_invoke();
+        invocation.key(self.keys.lease(name)).arg(holder);
+        let _: i64 = self.run(&invocation).await?;
+        Ok(())
+    }
 }

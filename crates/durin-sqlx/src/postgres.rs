@@ -185,7 +185,7 @@ impl PostgresStore {
     }
 }
 
-crate::sql::impl_sql_store!(PostgresStore, PgRow);
+crate::sql::impl_sql_store!(PostgresStore, PgRow, "postgres");
 crate::settings::impl_settings_store!(PostgresStore);
 crate::attempts::impl_attempt_limiter!(PostgresStore);
 // The server's clock, so nodes on hosts with skewed clocks agree. `statement_timestamp()`

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use durin_core::{Durin, StoreError};
+use durin_core::{Durin, PurgeRun, StoreError};
 
 /// What one [`Housekeeping::purge_housekeeping`] run deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -41,12 +41,28 @@ pub trait Housekeeping: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct PurgeTask {
     handle: tokio::task::JoinHandle<()>,
+    durin: Durin,
+    holder: String,
 }
 
 impl PurgeTask {
     /// Stops the task.
     pub fn stop(self) {
         self.handle.abort();
+    }
+
+    /// Stops the task and gives the purge lease back (if this task holds it), so
+    /// another node purges at its next run instead of after the lease expires.
+    pub async fn stop_and_release(self) {
+        self.handle.abort();
+        if let Err(e) = self.durin.release_purge_lease(&self.holder).await {
+            tracing::warn!(error = %e, "releasing the purge lease failed; it expires by itself");
+        }
+    }
+
+    /// This task's holder name for the purge lease (random, one per task).
+    pub fn holder(&self) -> &str {
+        &self.holder
     }
 }
 
@@ -56,10 +72,16 @@ impl Drop for PurgeTask {
     }
 }
 
-/// Runs [`Durin::purge_expired`] every `every` (first run after one interval) on the
-/// current Tokio runtime, until the returned handle is dropped. Each run deletes in
+/// Runs the purge of expired sessions every `every` (first run after one interval) on
+/// the current Tokio runtime, until the returned handle is dropped. Each run deletes in
 /// batches of the service's `purge_batch`, so it never holds a long lock; failures are
 /// logged (`warn`) and retried at the next tick.
+///
+/// Nodes sharing a store take turns: each run is [`Durin::purge_expired_leased`] under
+/// this task's random holder name with a lease of `every`, so one node purges per
+/// interval while the others skip; when that node stops (its task is dropped, and the
+/// lease is released on [`PurgeTask::stop_and_release`]) or dies, another takes over
+/// within one lease (`every`). Runs are counted in `durin_purge_runs_total`.
 ///
 /// # Panics
 /// When called outside a Tokio runtime, or with a zero interval.
@@ -100,15 +122,22 @@ fn spawn(
     every: Duration,
 ) -> PurgeTask {
     assert!(!every.is_zero(), "purge interval must be positive");
+    let holder = format!("node-{}", durin_core::SessionId::generate().as_str());
+    let (task_durin, task_holder) = (durin.clone(), holder.clone());
     let handle = tokio::spawn(async move {
+        let (durin, holder) = (task_durin, task_holder);
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            match durin.purge_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "purged expired sessions"),
+            match durin.purge_expired_leased(&holder, every).await {
+                Ok(PurgeRun::Ran(0)) => {}
+                Ok(PurgeRun::Ran(n)) => tracing::info!(purged = n, "purged expired sessions"),
+                Ok(PurgeRun::Skipped) => {
+                    tracing::debug!("another node holds the purge lease; skipped");
+                }
+                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
             }
             if let Some((store, window)) = &housekeeping {
@@ -125,5 +154,9 @@ fn spawn(
             }
         }
     });
-    PurgeTask { handle }
+    PurgeTask {
+        handle,
+        durin,
+        holder,
+    }
 }

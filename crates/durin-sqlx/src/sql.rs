@@ -114,7 +114,7 @@ pub(crate) fn decode_client(
 /// `begin_write(&self)` (a transaction that holds the write lock it needs) and
 /// `begin_user_write(&self, &UserId)` (the same, serialised per user).
 macro_rules! impl_sql_store {
-    ($store:ty, $row:ty) => {
+    ($store:ty, $row:ty, $backend:literal) => {
         impl $store {
             fn row(row: &$row) -> Result<durin_core::Session, durin_core::StoreError> {
                 use sqlx::Row as _;
@@ -559,6 +559,52 @@ macro_rules! impl_sql_store {
                 .await
                 .map_err($crate::error::map)?;
                 Ok(done.rows_affected())
+            }
+
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn acquire_lease(
+                &self,
+                name: &str,
+                holder: &str,
+                ttl: std::time::Duration,
+                now: durin_core::Timestamp,
+            ) -> Result<bool, durin_core::StoreError> {
+                // One conditional upsert: a new row, or the row of an expired lease or of
+                // this holder's own; another holder's running lease updates nothing and
+                // returns no row.
+                let row = sqlx::query(
+                    "INSERT INTO durin_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE \
+                     SET holder = excluded.holder, expires_at = excluded.expires_at \
+                     WHERE durin_leases.holder = excluded.holder \
+                     OR durin_leases.expires_at <= $4 \
+                     RETURNING holder",
+                )
+                .bind(name)
+                .bind(holder)
+                .bind(now.saturating_add(ttl).as_millis())
+                .bind(now.as_millis())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::error::map)?;
+                Ok(row.is_some())
+            }
+
+            async fn release_lease(
+                &self,
+                name: &str,
+                holder: &str,
+            ) -> Result<(), durin_core::StoreError> {
+                sqlx::query("DELETE FROM durin_leases WHERE name = $1 AND holder = $2")
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::error::map)?;
+                Ok(())
             }
         }
 

@@ -175,7 +175,7 @@ impl SqliteStore {
     }
 }
 
-crate::sql::impl_sql_store!(SqliteStore, SqliteRow);
+crate::sql::impl_sql_store!(SqliteStore, SqliteRow, "sqlite");
 crate::settings::impl_settings_store!(SqliteStore);
 crate::attempts::impl_attempt_limiter!(SqliteStore);
 // SQLite's clock ("now" is one instant per statement), read after the statement has taken

@@ -45,11 +45,49 @@ async fn openapi(demo: web::Data<Demo>) -> HttpResponse {
     }
 }
 
+/// `GET /metrics`: the Prometheus text, or 404 with `--no-metrics`.
+async fn metrics(demo: web::Data<Demo>) -> HttpResponse {
+    match demo.metrics() {
+        Some(body) => HttpResponse::Ok()
+            .content_type(server_common::METRICS_CONTENT_TYPE)
+            .body(body),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// Logs a finished request (server_common::log_request): the route template actix
+/// matched and, when the request authenticated, its session.
+async fn log_request(
+    method: &actix_web::http::Method,
+    response: &actix_web::dev::ServiceResponse,
+    started: std::time::Instant,
+) {
+    use actix_web::FromRequest as _;
+    let request = response.request();
+    let route = request.match_pattern();
+    // Only `/api` runs DurinMiddleware; elsewhere there is no session to report.
+    let session = match route.as_deref() {
+        Some(r) if r.starts_with("/api") => Auth::extract(request)
+            .await
+            .ok()
+            .map(|Auth(auth)| auth.session.id.as_str().to_owned()),
+        _ => None,
+    };
+    server_common::log_request(
+        method.as_str(),
+        route.as_deref(),
+        response.status().as_u16(),
+        started.elapsed(),
+        session.as_deref(),
+    );
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     use clap::Parser as _;
-    server_common::init_tracing();
-    let demo = web::Data::new(Demo::start(Args::parse()).await?);
+    let args = Args::parse();
+    server_common::init_tracing(args.log_format);
+    let demo = web::Data::new(Demo::start(args).await?);
     let api = demo.api.clone();
     let bind = demo.args.bind;
     let shared = demo.clone();
@@ -88,6 +126,13 @@ async fn main() -> anyhow::Result<()> {
                     app = app.app_data(shared.clone());
                     scope = scope.route("/openapi.json", web::get().to(openapi))
                 }
+                // Without a token; not mounted at all with --no-metrics (404).
+                "/metrics" if shared.metrics_enabled() => {
+                    app = app
+                        .app_data(shared.clone())
+                        .route("/metrics", web::get().to(metrics))
+                }
+                "/metrics" => {}
                 other => panic!(
                     "server_common::DEMO_ROUTES lists {other}, which actix-server does not serve"
                 ),
@@ -98,6 +143,18 @@ async fn main() -> anyhow::Result<()> {
                 .wrap(DurinMiddleware::new(api.clone()))
                 .configure(durin_actix::endpoints),
         )
+        // Around everything: one log line per request at completion.
+        .wrap_fn(|request, service| {
+            use actix_web::dev::Service as _;
+            let started = std::time::Instant::now();
+            let method = request.method().clone();
+            let call = service.call(request);
+            async move {
+                let response = call.await?;
+                log_request(&method, &response, started).await;
+                Ok(response)
+            }
+        })
     })
     // Signals are ours: actix's own handling stops at once on Ctrl-C, and both must
     // drain. On SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish (at

@@ -11,8 +11,9 @@ use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::routing::get;
 use axum::{Json, Router};
 use durin_axum::{Auth, DurinLayer, Guard};
@@ -65,6 +66,92 @@ async fn openapi(State(demo): State<Arc<Demo>>) -> axum::response::Response {
     }
 }
 
+/// `GET /metrics`: the Prometheus text, or 404 with `--no-metrics`.
+async fn metrics(State(demo): State<Arc<Demo>>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match demo.metrics() {
+        Some(body) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                server_common::METRICS_CONTENT_TYPE,
+            )],
+            body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// What the request log needs from inside the router: the matched route template and
+/// the session, carried out on the response.
+#[derive(Clone)]
+struct RequestTag {
+    route: String,
+    session: Option<String>,
+}
+
+/// Inside the `/api` routing, inside `DurinLayer`: tags the response with the route
+/// template and the authenticated session, if any (a refused or absent token is left
+/// alone: the handler answers for it).
+async fn tag_api(
+    matched: Option<MatchedPath>,
+    request: axum::extract::Request,
+    next: Next,
+) -> axum::response::Response {
+    use axum::extract::FromRequestParts as _;
+    let (mut parts, body) = request.into_parts();
+    let session = Auth::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .map(|Auth(auth)| auth.session.id.as_str().to_owned());
+    tagged(
+        matched,
+        session,
+        axum::extract::Request::from_parts(parts, body),
+        next,
+    )
+    .await
+}
+
+/// The routes outside `/api` (no token): the route template only.
+async fn tag_route(
+    matched: Option<MatchedPath>,
+    request: axum::extract::Request,
+    next: Next,
+) -> axum::response::Response {
+    tagged(matched, None, request, next).await
+}
+
+async fn tagged(
+    matched: Option<MatchedPath>,
+    session: Option<String>,
+    request: axum::extract::Request,
+    next: Next,
+) -> axum::response::Response {
+    let route = matched.map_or_else(String::new, |m| m.as_str().to_owned());
+    let mut response = next.run(request).await;
+    response
+        .extensions_mut()
+        .insert(RequestTag { route, session });
+    response
+}
+
+/// Around everything: one log line per request at completion (server_common::log_request).
+async fn log_requests(request: axum::extract::Request, next: Next) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let tag = response.extensions().get::<RequestTag>();
+    server_common::log_request(
+        method.as_str(),
+        tag.map(|t| t.route.as_str()).filter(|r| !r.is_empty()),
+        response.status().as_u16(),
+        started.elapsed(),
+        tag.and_then(|t| t.session.as_deref()),
+    );
+    response
+}
+
 /// The application: the contract's endpoints and the demo routes under `/api`.
 fn app(demo: &Arc<Demo>) -> Router {
     let api = demo.api.clone();
@@ -88,6 +175,11 @@ fn app(demo: &Arc<Demo>) -> Router {
             "/api/openapi.json" => {
                 routes = routes.route("/openapi.json", get(openapi).with_state(demo.clone()))
             }
+            // Without a token; not mounted at all with --no-metrics (404).
+            "/metrics" if demo.metrics_enabled() => {
+                app = app.route("/metrics", get(metrics).with_state(demo.clone()))
+            }
+            "/metrics" => {}
             other => {
                 panic!("server_common::DEMO_ROUTES lists {other}, which axum-server does not serve")
             }
@@ -95,15 +187,19 @@ fn app(demo: &Arc<Demo>) -> Router {
     }
     let routes = routes
         .merge(durin_axum::endpoints())
+        .route_layer(middleware::from_fn(tag_api))
         .layer(DurinLayer::new(api));
-    app.nest("/api", routes)
+    app.route_layer(middleware::from_fn(tag_route))
+        .nest("/api", routes)
+        .layer(middleware::from_fn(log_requests))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     use clap::Parser as _;
-    server_common::init_tracing();
-    let demo = Arc::new(Demo::start(Args::parse()).await?);
+    let args = Args::parse();
+    server_common::init_tracing(args.log_format);
+    let demo = Arc::new(Demo::start(args).await?);
     let listener = tokio::net::TcpListener::bind(demo.args.bind).await?;
     let addr = listener.local_addr()?;
     println!("{}", demo.banner(addr));

@@ -18,6 +18,7 @@ use durin_core::{
     SubscriberHandle, UserId, parse_duration, parse_ttl,
 };
 use durin_http::{Api, CredentialChecker};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub mod openapi;
 mod page;
@@ -38,6 +39,7 @@ pub const DEMO_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/no-web"),
     ("GET", "/health"),
     ("GET", "/ready"),
+    ("GET", "/metrics"),
     ("GET", "/"),
     ("GET", "/api/openapi.json"),
 ];
@@ -102,6 +104,25 @@ pub struct Args {
     /// Do not serve `GET /api/openapi.json` (it then answers 404).
     #[arg(long)]
     pub no_openapi: bool,
+    /// Do not serve `GET /metrics` (Prometheus text format; served without a token by
+    /// default) and record no metrics.
+    #[arg(long)]
+    pub no_metrics: bool,
+    /// How logs are written to stderr: `text` (for people) or `json` (one JSON object
+    /// per line, for log collectors). Each request is logged at completion with its
+    /// method, route template, status, latency and, when it authenticated, its session
+    /// id (never the token).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The log format of `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON formatter).
+    Json,
 }
 
 /// `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128).
@@ -178,6 +199,8 @@ impl std::fmt::Debug for Args {
             .field("introspection_clients", &self.introspection_clients)
             .field("purge_every", &self.purge_every)
             .field("no_openapi", &self.no_openapi)
+            .field("no_metrics", &self.no_metrics)
+            .field("log_format", &self.log_format)
             .finish_non_exhaustive()
     }
 }
@@ -273,6 +296,56 @@ pub struct Demo {
     bus: Arc<InvalidationBus>,
     subscriber: std::sync::Mutex<Option<SubscriberHandle>>,
     purge: std::sync::Mutex<Option<durin_sqlx::PurgeTask>>,
+    metrics: Option<PrometheusHandle>,
+}
+
+/// The content type of `GET /metrics` (Prometheus text exposition format 0.0.4).
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+/// The buckets of the store-latency histogram, in seconds: 100 µs to 5 s.
+const STORE_LATENCY_BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// The Prometheus recorder of this process, installed at most once: the `metrics`
+/// recorder is global, and a process that starts several demos (a test) must not fail
+/// on the second. `None` when another recorder was installed first.
+static RECORDER: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
+
+/// Installs the Prometheus recorder (once per process) and returns its handle, which
+/// renders `GET /metrics`. It must run before the service is built: metric handles are
+/// registered with the recorder installed at that moment.
+pub fn install_metrics() -> Option<PrometheusHandle> {
+    RECORDER
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("durin_store_operation_seconds".to_owned()),
+                    &STORE_LATENCY_BUCKETS,
+                )
+                .ok()?;
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            match metrics::set_global_recorder(recorder) {
+                Ok(()) => {
+                    // Histograms keep their samples until drained: upkeep drains them
+                    // even when nobody scrapes.
+                    let upkeep = handle.clone();
+                    tokio::spawn(async move {
+                        loop {
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            upkeep.run_upkeep();
+                        }
+                    });
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "another metrics recorder is installed; /metrics is off");
+                    None
+                }
+            }
+        })
+        .clone()
 }
 
 /// How long a stopping server lets in-flight requests finish (SIGTERM, Ctrl-C).
@@ -302,14 +375,60 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Logs to stderr at `RUST_LOG` (default `info`).
-pub fn init_tracing() {
+/// Logs to stderr at `RUST_LOG` (default `info`), as text or one JSON object per line.
+pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
+}
+
+/// The log target of the request lines ([`log_request`]), so `RUST_LOG` can pick them
+/// (`RUST_LOG=warn,durin::request=info`).
+pub const REQUEST_LOG_TARGET: &str = "durin::request";
+
+/// Logs one finished request (`info`, target [`REQUEST_LOG_TARGET`]): its method, the
+/// route template it matched (`/api/sessions/{id}`, never the raw path, so ids stay out
+/// and lines group by route; `unmatched` when none did), the status, the latency in
+/// milliseconds and, when it authenticated, the public session id. Never the token or
+/// any header.
+pub fn log_request(
+    method: &str,
+    route: Option<&str>,
+    status: u16,
+    latency: Duration,
+    session: Option<&str>,
+) {
+    let route = route.unwrap_or("unmatched");
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    match session {
+        Some(session) => tracing::info!(
+            target: REQUEST_LOG_TARGET,
+            method,
+            route,
+            status,
+            latency_ms,
+            session,
+            "request"
+        ),
+        None => tracing::info!(
+            target: REQUEST_LOG_TARGET,
+            method,
+            route,
+            status,
+            latency_ms,
+            "request"
+        ),
+    }
 }
 
 impl Demo {
@@ -322,6 +441,8 @@ impl Demo {
     /// # Errors
     /// A malformed flag, database URL or key file.
     pub async fn start(args: Args) -> anyhow::Result<Self> {
+        // Before anything registers a metric.
+        let metrics = (!args.no_metrics).then(install_metrics).flatten();
         let key = durin_connect::load_key(&args.key_file)?;
         let pool = durin_sqlx::PoolConfig::default()
             .with_acquire_timeout(Duration::from_secs(2))
@@ -381,8 +502,8 @@ impl Demo {
                 });
             }
         }
-        // Every node purges; a purge is idempotent (one batched DELETE of rows past the
-        // grace period), so nodes sharing a store at worst repeat each other's empty run.
+        // Nodes sharing the store take turns: the task purges only while it holds the
+        // store's purge lease (one interval long), so one node purges per interval.
         let purge = (!args.purge_every.is_zero())
             .then(|| durin_sqlx::spawn_purge_task(durin.clone(), args.purge_every));
         let users = Users::new(&args.users)?;
@@ -400,7 +521,19 @@ impl Demo {
             bus: node.bus,
             subscriber: std::sync::Mutex::new(Some(subscriber)),
             purge: std::sync::Mutex::new(purge),
+            metrics,
         })
+    }
+
+    /// The body of `GET /metrics` (Prometheus text format), or `None` when metrics are
+    /// off (`--no-metrics`): the route is not mounted then.
+    pub fn metrics(&self) -> Option<String> {
+        self.metrics.as_ref().map(PrometheusHandle::render)
+    }
+
+    /// Whether `GET /metrics` is served.
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics.is_some()
     }
 
     /// Whether this node can serve: the store answers and the invalidation subscription
@@ -414,7 +547,7 @@ impl Demo {
     pub async fn shutdown(&self) {
         let purge = self.purge.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(purge) = purge {
-            purge.stop();
+            purge.stop_and_release().await;
         }
         let subscriber = self
             .subscriber

@@ -133,9 +133,16 @@ impl Durin {
         let Some(throttle) = &self.inner.config.throttle else {
             return Ok(());
         };
+        let metrics = &self.inner.metrics;
         match throttle.check(key, rate).await? {
-            ThrottleDecision::Allowed => Ok(()),
-            ThrottleDecision::Limited { retry_after } => Err(AuthError::Throttled { retry_after }),
+            ThrottleDecision::Allowed => {
+                metrics.throttle_allowed.increment(1);
+                Ok(())
+            }
+            ThrottleDecision::Limited { retry_after } => {
+                metrics.throttle_throttled.increment(1);
+                Err(AuthError::Throttled { retry_after })
+            }
         }
     }
 }

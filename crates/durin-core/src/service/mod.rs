@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub use api_keys::{NamedToken, TokenLifetime};
 pub use builder::{DEFAULT_SETTINGS_LIMIT, DurinBuilder, ExpiredPolicy};
 pub use events::{Event, EventHook, Veto, Vetoable};
+pub use sessions::{PURGE_LEASE, PurgeRun};
 
 use self::builder::Config;
 use self::client_cache::ClientCache;
@@ -71,43 +72,89 @@ struct Inner {
 }
 
 /// Counters registered once, so the hot path does not look metrics up by name.
+///
+/// `durin_authentications_total{outcome, reason}`: `outcome` is what the caller is told
+/// (`ok`, `invalid`, `expired`, `revoked`, `forbidden`, `unavailable`; the HTTP layer
+/// adds `throttled` and its own `forbidden`), `reason` the finer cause from a fixed set.
+/// Both are `&'static str` from this code, never from a request (docs/metrics.md).
 struct ServiceMetrics {
     ok: metrics::Counter,
-    invalid: metrics::Counter,
+    malformed: metrics::Counter,
     foreign_prefix: metrics::Counter,
+    unknown: metrics::Counter,
+    client_gone: metrics::Counter,
+    wrong_transport: metrics::Counter,
+    refresh_reused: metrics::Counter,
     expired: metrics::Counter,
     revoked: metrics::Counter,
     vetoed: metrics::Counter,
+    forbidden: metrics::Counter,
     unavailable: metrics::Counter,
+    other: metrics::Counter,
     issued: metrics::Counter,
+    throttle_allowed: metrics::Counter,
+    throttle_throttled: metrics::Counter,
+    purge_ran: metrics::Counter,
+    purge_skipped: metrics::Counter,
+    purge_failed: metrics::Counter,
+    purged: metrics::Counter,
 }
 
 impl ServiceMetrics {
     fn new() -> Self {
-        let auth = |outcome: &'static str| metrics::counter!("durin_authentications_total", "outcome" => outcome);
+        let auth = |outcome: &'static str, reason: &'static str| {
+            metrics::counter!(
+                "durin_authentications_total",
+                "outcome" => outcome,
+                "reason" => reason
+            )
+        };
+        let throttle = |decision: &'static str| metrics::counter!("durin_throttle_decisions_total", "decision" => decision);
+        let purge =
+            |result: &'static str| metrics::counter!("durin_purge_runs_total", "result" => result);
         ServiceMetrics {
-            ok: auth("ok"),
-            invalid: auth("invalid"),
-            foreign_prefix: auth("foreign_prefix"),
-            expired: auth("expired"),
-            revoked: auth("revoked"),
-            vetoed: auth("vetoed"),
-            unavailable: auth("unavailable"),
+            ok: auth("ok", "ok"),
+            malformed: auth("invalid", "malformed"),
+            foreign_prefix: auth("invalid", "foreign_prefix"),
+            unknown: auth("invalid", "unknown"),
+            client_gone: auth("invalid", "client_gone"),
+            wrong_transport: auth("invalid", "wrong_transport"),
+            refresh_reused: auth("invalid", "refresh_reused"),
+            expired: auth("expired", "expired"),
+            revoked: auth("revoked", "revoked"),
+            vetoed: auth("invalid", "vetoed"),
+            forbidden: auth("forbidden", "client"),
+            unavailable: auth("unavailable", "store"),
+            other: auth("invalid", "other"),
             issued: metrics::counter!("durin_tokens_issued_total"),
+            throttle_allowed: throttle("allowed"),
+            throttle_throttled: throttle("throttled"),
+            purge_ran: purge("ran"),
+            purge_skipped: purge("skipped"),
+            purge_failed: purge("failed"),
+            purged: metrics::counter!("durin_sessions_purged_total"),
         }
     }
 
     fn record(&self, result: &Result<Authenticated, AuthError>) {
         let counter = match result {
             Ok(_) => &self.ok,
-            Err(AuthError::InvalidToken(InvalidReason::Revoked)) => &self.revoked,
-            Err(AuthError::InvalidToken(InvalidReason::Format(
-                crate::TokenFormatError::ForeignPrefix,
-            ))) => &self.foreign_prefix,
+            Err(AuthError::InvalidToken(reason)) => match reason {
+                InvalidReason::Format(crate::TokenFormatError::ForeignPrefix) => {
+                    &self.foreign_prefix
+                }
+                InvalidReason::Format(_) => &self.malformed,
+                InvalidReason::Unknown => &self.unknown,
+                InvalidReason::Revoked => &self.revoked,
+                InvalidReason::ClientGone => &self.client_gone,
+                InvalidReason::WrongTransport => &self.wrong_transport,
+                InvalidReason::RefreshReused => &self.refresh_reused,
+            },
             Err(AuthError::Expired) => &self.expired,
             Err(AuthError::Vetoed(_)) => &self.vetoed,
+            Err(AuthError::Forbidden) => &self.forbidden,
             Err(AuthError::Unavailable(_)) => &self.unavailable,
-            Err(_) => &self.invalid,
+            Err(_) => &self.other,
         };
         counter.increment(1);
     }

@@ -1,6 +1,20 @@
 //! Renewing, rotating, listing and ending sessions.
 
 use super::{Durin, Event, Login};
+
+/// The name of the lease nodes sharing a store take turns on for the purge
+/// ([`Durin::purge_expired_leased`]).
+pub const PURGE_LEASE: &str = "durin:purge";
+
+/// What one [`Durin::purge_expired_leased`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PurgeRun {
+    /// This node held the lease and purged this many sessions.
+    Ran(u64),
+    /// Another node holds the lease; nothing was done.
+    Skipped,
+}
 use crate::{
     AuthError, Authenticated, InvalidReason, RefreshLookup, Renewal, Rotation, Session, SessionId,
     TokenString, UserId,
@@ -186,17 +200,76 @@ impl Durin {
     ///
     /// # Errors
     /// [`AuthError::Unavailable`].
+    /// Counts the run in `durin_purge_runs_total{result="ran"|"failed"}` and what it
+    /// deleted in `durin_sessions_purged_total`.
     pub async fn purge_expired(&self) -> Result<u64, AuthError> {
         let before = self.now().saturating_sub(self.inner.config.expired_grace);
         let batch = self.inner.config.purge_batch;
+        let metrics = &self.inner.metrics;
         let mut total = 0;
         loop {
-            let n = self.inner.tokens.purge_expired(before, batch).await?;
+            let n = match self.inner.tokens.purge_expired(before, batch).await {
+                Ok(n) => n,
+                Err(e) => {
+                    metrics.purge_failed.increment(1);
+                    return Err(e.into());
+                }
+            };
             total += n;
+            metrics.purged.increment(n);
             if n < u64::from(batch) {
+                metrics.purge_ran.increment(1);
                 return Ok(total);
             }
         }
+    }
+
+    /// [`Durin::purge_expired`], taking turns with the other nodes on this store: it runs
+    /// only when `holder` (this node's random name) takes or renews the store's purge
+    /// lease ([`PURGE_LEASE`], through [`crate::TokenStore::acquire_lease`]) for `lease`,
+    /// and is skipped while another node holds it. The lease is kept, not released
+    /// after the run: with `lease` equal to the purge interval, one node purges per
+    /// interval and renews its lease at its next run; when it stops (or dies), another
+    /// node takes over once the lease has expired, at most `lease` later
+    /// ([`Durin::release_purge_lease`] hands it over at once).
+    ///
+    /// Counts `durin_purge_runs_total{result="skipped"}` when skipped, `failed` when the
+    /// lease cannot be asked for, and otherwise as [`Durin::purge_expired`].
+    ///
+    /// # Errors
+    /// [`AuthError::Unavailable`].
+    pub async fn purge_expired_leased(
+        &self,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<PurgeRun, AuthError> {
+        let metrics = &self.inner.metrics;
+        let now = self.now();
+        match self
+            .inner
+            .tokens
+            .acquire_lease(PURGE_LEASE, holder, lease, now)
+            .await
+        {
+            Ok(true) => Ok(PurgeRun::Ran(self.purge_expired().await?)),
+            Ok(false) => {
+                metrics.purge_skipped.increment(1);
+                Ok(PurgeRun::Skipped)
+            }
+            Err(e) => {
+                metrics.purge_failed.increment(1);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Gives the purge lease back if `holder` holds it (a node that stops), so another
+    /// node's next run may purge without waiting for the lease to expire.
+    ///
+    /// # Errors
+    /// [`AuthError::Unavailable`] (the lease then ends at its expiry).
+    pub async fn release_purge_lease(&self, holder: &str) -> Result<(), AuthError> {
+        Ok(self.inner.tokens.release_lease(PURGE_LEASE, holder).await?)
     }
 
     async fn remove_user(

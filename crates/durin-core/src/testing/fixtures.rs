@@ -127,6 +127,21 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         self.inner.purge_expired(before, batch).await
     }
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.acquire_lease(name, holder, ttl, now).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(name, holder).await
+    }
 }
 
 #[async_trait]
@@ -236,6 +251,21 @@ impl<S: TokenStore> TokenStore for ListThenRemove<S> {
     }
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         self.inner.purge_expired(before, batch).await
+    }
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.acquire_lease(name, holder, ttl, now).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(name, holder).await
     }
 }
 

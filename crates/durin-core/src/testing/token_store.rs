@@ -789,3 +789,44 @@ pub async fn import_sessions_skips_what_exists(store: Store) {
     assert_eq!(store.import_sessions(&batch, t).await.unwrap(), 0);
     assert_eq!(store.list_by_user(&u).await.unwrap().len(), 4);
 }
+
+/// A lease has one holder at a time: another holder is refused while it runs, the
+/// holder renews it, another takes it once it has expired or been released, a release
+/// by someone else changes nothing, and leases of other names are independent.
+pub async fn a_lease_has_one_holder_until_it_expires_or_is_released(store: Store) {
+    let name = format!("test:{}", crate::SessionId::generate().as_str());
+    let other = format!("{name}:other");
+    let t = now();
+    let ttl = Duration::from_secs(60);
+    let at = |secs: u64| t.saturating_add(Duration::from_secs(secs));
+    let acquire = |holder: &'static str, when| {
+        let (store, name) = (store.clone(), name.clone());
+        async move { store.acquire_lease(&name, holder, ttl, when).await.unwrap() }
+    };
+    assert!(acquire("a", t).await, "a free lease is taken");
+    assert!(!acquire("b", t).await, "b is refused while a holds it");
+    assert!(
+        acquire("a", at(30)).await,
+        "the holder renews (until t + 90 s)"
+    );
+    assert!(
+        !acquire("b", at(61)).await,
+        "the renewal holds past the first expiry"
+    );
+    assert!(
+        store.acquire_lease(&other, "b", ttl, t).await.unwrap(),
+        "another name is another lease"
+    );
+    assert!(acquire("b", at(90)).await, "an expired lease is taken");
+    assert!(!acquire("a", at(91)).await, "the old holder is refused now");
+    store.release_lease(&name, "a").await.unwrap();
+    assert!(
+        !acquire("a", at(91)).await,
+        "a release by a non-holder changes nothing"
+    );
+    store.release_lease(&name, "b").await.unwrap();
+    assert!(
+        acquire("a", at(91)).await,
+        "a released lease is taken at once"
+    );
+}
