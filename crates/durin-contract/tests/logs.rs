@@ -50,7 +50,8 @@ async fn json_request_logs_carry_method_route_status_latency_and_session(s: Serv
     let me = s.get("/api/me", &token).await;
     assert_eq!(me.status, 200);
     let session = me.body["session"].as_str().expect("session").to_owned();
-    let forged = format!("{}x", &token[..token.len() - 1]);
+    let last = if token.ends_with('x') { 'y' } else { 'x' };
+    let forged = format!("{}{last}", &token[..token.len() - 1]);
     assert_eq!(s.get("/api/me", &forged).await.status, 401);
     let raw_id = "s0meRawSessionId";
     let missing = s.delete(&format!("/api/sessions/{raw_id}"), &token).await;

@@ -315,7 +315,7 @@ impl Api {
             .sessions(auth.user_id())
             .await?
             .iter()
-            .filter(|s| s.revoked_at.is_none())
+            // `Durin::sessions` leaves revoked sessions out already.
             .filter(|s| Some(&s.client) != hidden)
             .map(|s| {
                 let mut v = session_json(s, now);
