@@ -100,8 +100,8 @@ fn main() {
                 &format!("{base}/api/me"),
                 &authorization,
                 in_flight,
-                5,
-                Duration::from_secs(2),
+                9,
+                Duration::from_secs(1),
             ));
             println!(
                 "  {name:<16} {in_flight:>9} {open:>12.0} {me:>12.0} {:>9.1}%",

@@ -97,8 +97,8 @@ fn main() {
                     &format!("{base}/api/me"),
                     &authorization,
                     in_flight,
-                    5,
-                    Duration::from_secs(2),
+                    9,
+                    Duration::from_secs(1),
                 )
                 .await;
                 println!(

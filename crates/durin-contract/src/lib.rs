@@ -567,7 +567,9 @@ pub mod load {
     }
 
     /// Interleaves `rounds` measurements of a baseline route and an authenticated one
-    /// (to cancel drift) and returns their mean requests per second. The authenticated
+    /// (to cancel drift) and returns the median requests per second of each: the load
+    /// generator shares the machine with the server, and a median is not moved by one
+    /// round that another process slowed. The authenticated
     /// route gets `authorization`; the baseline gets a foreign-scheme header of the same
     /// length (`Basic ...`, which durin leaves alone), so the client sends the same bytes
     /// to both and the difference is the server's authentication.
@@ -598,12 +600,17 @@ pub mod load {
             Duration::from_millis(300),
         )
         .await;
-        let (mut base, mut auth) = (0.0, 0.0);
+        let (mut base, mut auth) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            base += throughput(baseline, Some(&foreign), in_flight, budget).await;
-            auth += throughput(authenticated, Some(authorization), in_flight, budget).await;
+            base.push(throughput(baseline, Some(&foreign), in_flight, budget).await);
+            auth.push(throughput(authenticated, Some(authorization), in_flight, budget).await);
         }
-        (base / rounds as f64, auth / rounds as f64)
+        (median(base), median(auth))
+    }
+
+    fn median(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(0.0)
     }
 
     /// Like [`compare`] on one route: `url` with a foreign-scheme header of the same
