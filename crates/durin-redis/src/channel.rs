@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use durin_core::{InvalidationChannel, StoreError, Subscription};
 use redis::aio::{ConnectionManager, MultiplexedConnection};
-use redis::streams::StreamReadReply;
+use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, RedisError};
 
 use crate::RedisConfig;
@@ -213,6 +213,7 @@ impl InvalidationChannel for RedisChannel {
             .await
             .map_err(store_error)?;
         Ok(Box::new(RedisSubscription {
+            last_content: (MARKER_FIELD, self.name.clone().into_bytes()),
             channel: self.clone(),
             conn: Some(conn),
             last: start,
@@ -228,7 +229,20 @@ struct RedisSubscription {
     /// `None` after the connection failed: the next read reconnects.
     conn: Option<MultiplexedConnection>,
     last: String,
+    /// The field and value of the entry at `last`: a stream deleted and recreated within
+    /// the same millisecond can hold a new entry under the same id, and only its content
+    /// tells them apart.
+    last_content: (&'static str, Vec<u8>),
     pending: VecDeque<String>,
+}
+
+/// The field (payload or marker) and value that identify an entry.
+fn content(entry: &StreamId) -> Option<(&'static str, Vec<u8>)> {
+    [PAYLOAD_FIELD, MARKER_FIELD].into_iter().find_map(|field| {
+        let value = entry.map.get(field)?;
+        let bytes: Vec<u8> = redis::from_redis_value_ref(value).ok()?;
+        Some((field, bytes))
+    })
 }
 
 /// Why a read failed.
@@ -240,19 +254,23 @@ enum Failure {
 }
 
 impl RedisSubscription {
-    /// Whether the stream still holds `id`: trimming removes the oldest entries first,
-    /// so if it does, nothing after `id` was trimmed.
-    async fn holds(conn: &mut MultiplexedConnection, key: &str, id: &str) -> Result<bool, Failure> {
-        let found: Vec<redis::Value> = redis::cmd("XRANGE")
-            .arg(key)
-            .arg(id)
-            .arg(id)
+    /// Whether the stream still holds the entry last read (its id, with the same
+    /// content): trimming removes the oldest entries first, so if it does, nothing after
+    /// it was trimmed.
+    async fn holds(&self, conn: &mut MultiplexedConnection) -> Result<bool, Failure> {
+        let found: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&self.channel.key)
+            .arg(&self.last)
+            .arg(&self.last)
             .arg("COUNT")
             .arg(1)
             .query_async(conn)
             .await
             .map_err(classify)?;
-        Ok(!found.is_empty())
+        Ok(found
+            .ids
+            .first()
+            .is_some_and(|entry| content(entry).unwrap_or_default() == self.last_content))
     }
 
     fn trimmed(&self) -> Failure {
@@ -265,7 +283,7 @@ impl RedisSubscription {
     /// Opens a new connection and checks that the stream still holds the last id read.
     async fn reconnect(&self) -> Result<MultiplexedConnection, Failure> {
         let mut conn = self.channel.open().await.map_err(Failure::Lost)?;
-        if !Self::holds(&mut conn, &self.channel.key, &self.last).await? {
+        if !self.holds(&mut conn).await? {
             return Err(self.trimmed());
         }
         tracing::info!("invalidation subscriber reconnected; reading on from its last id");
@@ -298,7 +316,7 @@ impl RedisSubscription {
             .flat_map(|reply| reply.keys)
             .flat_map(|stream| stream.ids)
             .collect();
-        if entries.len() >= READ_COUNT && !Self::holds(&mut conn, key, &self.last).await? {
+        if entries.len() >= READ_COUNT && !self.holds(&mut conn).await? {
             // A full batch may have skipped trimmed entries: only the previous last id
             // still being there proves it did not.
             return Err(self.trimmed());
@@ -315,6 +333,7 @@ impl RedisSubscription {
                 self.pending
                     .push_back(String::from_utf8_lossy(&bytes).into_owned());
             }
+            self.last_content = content(&entry).unwrap_or_default();
             self.last = entry.id;
         }
         self.conn = Some(conn);

@@ -452,6 +452,47 @@ async fn a_subscription_reports_a_loss_when_its_last_id_is_gone() {
     assert!(error.is_unavailable(), "{error:?}");
 }
 
+/// A stream deleted and recreated with a new entry under the subscription's last id (as
+/// when both happen within one millisecond) is still a loss: the entry's content differs.
+#[tokio::test]
+async fn a_recreated_stream_reusing_the_last_id_is_a_loss() {
+    let store = store_with(config()).await;
+    let channel = store.channel();
+    let mut raw = raw_connection().await;
+    let mut subscription = channel.subscribe().await.unwrap();
+    let id = wait_for_connection(&mut raw, channel.subscriber_name(), None).await;
+    // The subscription's start marker is the newest entry.
+    let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(channel.key())
+        .arg("-")
+        .arg("+")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let marker = entries.ids.last().expect("the start marker").id.clone();
+    redis::pipe()
+        .atomic()
+        .cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(id)
+        .ignore()
+        .cmd("DEL")
+        .arg(channel.key())
+        .ignore()
+        .cmd("XADD")
+        .arg(channel.key())
+        .arg(&marker)
+        .arg("p")
+        .arg("another stream's entry")
+        .ignore()
+        .query_async::<()>(&mut raw)
+        .await
+        .unwrap();
+    let error = next(&mut subscription).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+}
+
 /// A subscription's next payload, within [`BOUND`].
 async fn next(subscription: &mut Box<dyn Subscription>) -> Result<String, durin_core::StoreError> {
     tokio::time::timeout(BOUND, subscription.next())
