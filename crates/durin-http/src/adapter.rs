@@ -168,8 +168,16 @@ impl AuthOutcome {
     /// # Errors
     /// As [`caller`](Self::caller), and 401 without credentials.
     pub fn require(&self) -> Result<&Authenticated, ErrorResponse> {
-        self.caller()?
-            .ok_or_else(|| self.reject(HttpError::not_authenticated()))
+        self.authenticated().map_err(|e| self.reject(e))
+    }
+
+    /// The caller, or the error to answer (401 without credentials).
+    fn authenticated(&self) -> Result<&Authenticated, HttpError> {
+        match &self.result {
+            Ok(Some(auth)) => Ok(auth),
+            Ok(None) => Err(HttpError::not_authenticated()),
+            Err(e) => Err(e.clone()),
+        }
     }
 
     /// A guard's check: an authenticated caller (401 otherwise) that `rule` lets pass.
@@ -219,11 +227,7 @@ impl AuthOutcome {
             }
             Endpoint::TokenRefresh => api.token_refresh(content_type, body()?).await?,
             endpoint => {
-                let auth = match &self.result {
-                    Ok(Some(auth)) => auth,
-                    Ok(None) => return Err(HttpError::not_authenticated()),
-                    Err(e) => return Err(e.clone()),
-                };
+                let auth = self.authenticated()?;
                 let id = request.id.unwrap_or_default();
                 match endpoint {
                     Endpoint::Refresh => api.refresh(auth).await?,

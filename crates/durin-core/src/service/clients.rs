@@ -88,9 +88,14 @@ impl Durin {
     }
 
     /// Refuses a prefix that neither the service nor a known client issues.
+    /// Whether this service or a client it has seen issues `prefix` (no I/O).
+    pub(crate) fn issues_prefix(&self, prefix: &str) -> bool {
+        prefix == self.inner.config.prefix.as_str() || self.inner.client_cache.knows_prefix(prefix)
+    }
+
     pub(crate) async fn check_prefix(&self, prefix: &str) -> Result<(), AuthError> {
         let cache = &self.inner.client_cache;
-        if prefix == self.inner.config.prefix.as_str() || cache.knows_prefix(prefix) {
+        if self.issues_prefix(prefix) {
             return Ok(());
         }
         if cache.claim_prefix_reload(self.now()) {

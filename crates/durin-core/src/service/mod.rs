@@ -342,9 +342,8 @@ impl Durin {
     ) -> Result<Authenticated, AuthError> {
         // The common request: a known prefix, a cache hit, nothing to write or ask.
         // Synchronous, so it neither allocates nor moves the larger future below.
-        let cache = &self.inner.client_cache;
-        let prefix = token.prefix();
-        let digest = (prefix == self.inner.config.prefix.as_str() || cache.knows_prefix(prefix))
+        let digest = self
+            .issues_prefix(token.prefix())
             .then(|| self.inner.hasher.digest(token));
         let cached = digest.as_ref().and_then(|digest| {
             self.inner
