@@ -109,13 +109,14 @@ async fn revoke(ctx: &Context, user: &UserId, api: ClientName) -> Result<(), Cli
 
 /// The service as a server configured with `--api-access-client API` builds it.
 fn service(ctx: &Context, key: DigestKey, api: &ClientName) -> Durin {
-    ctx.service(key).api_access_client(api.clone()).build()
+    let api = api.clone();
+    ctx.durin(key, move |b| b.api_access_client(api))
 }
 
 /// Creates the API-access client, with keys that never expire, unless it exists (as the
 /// example servers do at start-up).
 async fn ensure_api_client(ctx: &Context, api: &ClientName) -> Result<(), CliError> {
-    let clients = &ctx.stores.clients;
+    let clients = &ctx.backend.clone().clients();
     let reading = |e| CliError::store(format!("reading client {api}"), e);
     if clients.get_client(api).await.map_err(reading)?.is_some() {
         return Ok(());

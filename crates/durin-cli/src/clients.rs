@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
 
-use durin_core::{AuthError, Client, ClientName, DigestKey, Invalidation, StoreError};
+use durin_core::{AuthError, Client, ClientName, DigestKey, StoreError};
 use serde_json::json;
 
 use crate::Context;
@@ -65,7 +65,7 @@ pub(crate) fn apply(mut client: Client, policy: &PolicyArgs) -> Client {
 /// `client create`: refuses an existing name rather than overwriting it.
 async fn create(ctx: &Context, name: ClientName, policy: &PolicyArgs) -> Result<(), CliError> {
     let client = apply(Client::new(name), policy);
-    let durin = ctx.service(DigestKey::generate("unused")).build();
+    let durin = ctx.durin(DigestKey::generate("unused"), |b| b);
     match durin.create_client(&client).await {
         Ok(()) => {}
         Err(AuthError::Unavailable(StoreError::Conflict(_))) => {
@@ -87,8 +87,7 @@ async fn create(ctx: &Context, name: ClientName, policy: &PolicyArgs) -> Result<
 /// `client list`: every client, by name.
 async fn list(ctx: &Context) -> Result<(), CliError> {
     let clients = ctx
-        .stores
-        .clients
+        .clients()
         .list_clients()
         .await
         .map_err(|e| CliError::store("listing clients", e))?;
@@ -108,8 +107,7 @@ async fn show(ctx: &Context, name: &ClientName) -> Result<(), CliError> {
         return output::print_json(&client);
     }
     let sessions = ctx
-        .stores
-        .admin
+        .admin()?
         .count_client_sessions(name)
         .await
         .map_err(|e| CliError::store(format!("counting the sessions of client {name}"), e))?;
@@ -122,8 +120,7 @@ async fn update(ctx: &Context, name: &ClientName, policy: &PolicyArgs) -> Result
     // Read-modify-write: two admins changing the same client at once keep the last
     // write, which is what an admin tool is expected to do. Through the service, so
     // every running server's policy cache hears of it at once.
-    ctx.service(DigestKey::generate("unused"))
-        .build()
+    ctx.durin(DigestKey::generate("unused"), |b| b)
         .upsert_client(&client)
         .await
         .map_err(|e| CliError::auth(format!("updating client {name}"), e))?;
@@ -133,7 +130,7 @@ async fn update(ctx: &Context, name: &ClientName, policy: &PolicyArgs) -> Result
 /// `client delete`: its sessions first, then the client, asking when there are sessions.
 async fn delete(ctx: &Context, name: &ClientName, yes: bool) -> Result<(), CliError> {
     existing(ctx, name).await?;
-    let admin = &ctx.stores.admin;
+    let admin = ctx.admin()?;
     let count = admin
         .count_client_sessions(name)
         .await
@@ -150,8 +147,8 @@ async fn delete(ctx: &Context, name: &ClientName, yes: bool) -> Result<(), CliEr
         }
     }
     let removing = |e| CliError::store(format!("deleting the sessions of client {name}"), e);
-    let node = ctx.node(DigestKey::generate("unused"));
-    let durin = node.builder.build();
+    let node = ctx.node(DigestKey::generate("unused"), |b| b);
+    let durin = node.durin();
     let mut removed = admin.remove_client_sessions(name).await.map_err(removing)?;
     // The client goes through the service, so every server forgets its policy (and
     // refuses its tokens) at once.
@@ -162,8 +159,6 @@ async fn delete(ctx: &Context, name: &ClientName, yes: bool) -> Result<(), CliEr
     // A login that raced the first sweep left a session of a client that no longer
     // exists: sweep again now that no new one can be issued.
     removed += admin.remove_client_sessions(name).await.map_err(removing)?;
-    // Deleted straight in the store: every server forgets what it cached.
-    node.bus.publish(&Invalidation::All).await;
     if !existed {
         return Err(CliError::Refused(format!(
             "no client {name} (it was deleted meanwhile)"
@@ -178,8 +173,7 @@ async fn delete(ctx: &Context, name: &ClientName, yes: bool) -> Result<(), CliEr
 
 /// The client called `name`, or a refusal that says how to list them.
 async fn existing(ctx: &Context, name: &ClientName) -> Result<Client, CliError> {
-    ctx.stores
-        .clients
+    ctx.clients()
         .get_client(name)
         .await
         .map_err(|e| CliError::store(format!("reading client {name}"), e))?

@@ -487,8 +487,7 @@ pub(crate) async fn run(
     let mut outcomes = Vec::new();
     for client in &clients {
         let existing = ctx
-            .stores
-            .clients
+            .clients()
             .get_client(&client.name)
             .await
             .map_err(|e| CliError::store("reading the clients", e))?;
@@ -496,8 +495,7 @@ pub(crate) async fn run(
             (Some(_), _) => "kept",
             (None, true) => "would create",
             (None, false) => {
-                ctx.stores
-                    .clients
+                ctx.clients()
                     .create_client(client)
                     .await
                     .map_err(|e| CliError::store(format!("creating client {}", client.name), e))?;
@@ -509,7 +507,8 @@ pub(crate) async fn run(
             action,
         });
     }
-    let tokens = &ctx.stores.tokens;
+    let store = ctx.backend.clone().tokens();
+    let tokens = &store;
     let mut imported = 0u64;
     if args.dry_run {
         let mut fresh = futures::stream::iter(
@@ -526,7 +525,8 @@ pub(crate) async fn run(
         }
     } else {
         for batch in sessions.chunks(BATCH) {
-            let done = tokens
+            let done = ctx
+                .node(DigestKey::generate("unused"), |b| b)
                 .import_sessions(batch, now)
                 .await
                 .map_err(|e| CliError::store("importing sessions", e))?;

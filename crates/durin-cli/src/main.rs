@@ -30,8 +30,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use durin_connect::{ConnectError, Stores};
-use durin_core::DigestKey;
+use std::sync::Arc;
+
+use durin_connect::ConnectError;
+use durin_core::{Backend, ClientStore, DigestKey, Durin, DurinBuilder, Node, SessionAdmin};
 use serde_json::json;
 
 use crate::cli::{ApikeyCommand, Cli, ClientCommand, Command, LogFormat, TokenCommand};
@@ -88,28 +90,62 @@ fn init_tracing(format: LogFormat) {
 /// What every command works with.
 pub(crate) struct Context {
     /// The store.
-    pub(crate) stores: Stores,
+    pub(crate) backend: Arc<dyn Backend>,
     /// Print JSON instead of tables.
     pub(crate) json: bool,
 }
 
 impl Context {
-    /// The service over this store, as a server builds it (settings, the shared
-    /// throttle, the invalidation bus); `key` is the server's key where tokens are
-    /// issued, a throwaway one where nothing is digested. Nothing is cached, and every
-    /// revocation or client change is published to the running servers before the
-    /// command returns, so they refuse a revoked token at once.
-    pub(crate) fn service(&self, key: DigestKey) -> durin_core::DurinBuilder {
-        self.node(key).builder
-    }
-
-    /// The wiring of [`Context::service`], with its bus.
-    pub(crate) fn node(&self, key: DigestKey) -> durin_connect::Node {
+    /// The node of this command on the store, as a server builds it (the shared
+    /// throttle, the invalidation bus) with `configure`'s settings; `key` is the
+    /// server's key where tokens are issued, a throwaway one where nothing is digested.
+    /// Nothing is cached and no task runs, and every revocation or client change is
+    /// published to the running servers before the command returns, so they refuse a
+    /// revoked token at once.
+    pub(crate) fn node(
+        &self,
+        key: DigestKey,
+        configure: impl FnOnce(DurinBuilder) -> DurinBuilder + Send + 'static,
+    ) -> Node {
         let no_cache = durin_core::CacheConfig {
             ttl: std::time::Duration::ZERO,
             ..durin_core::CacheConfig::default()
         };
-        self.stores.node(key, no_cache)
+        // A command is not a serving node: a backend without a channel is fine here.
+        Node::builder(self.backend.clone(), key)
+            .cache(no_cache)
+            .without_tasks()
+            .single_node()
+            .service(configure)
+            .start()
+            .expect("a single-node command accepts every backend")
+    }
+
+    /// The service of [`Context::node`].
+    pub(crate) fn durin(
+        &self,
+        key: DigestKey,
+        configure: impl FnOnce(DurinBuilder) -> DurinBuilder + Send + 'static,
+    ) -> Durin {
+        self.node(key, configure).durin().clone()
+    }
+
+    /// The client store.
+    pub(crate) fn clients(&self) -> Arc<dyn ClientStore> {
+        self.backend.clone().clients()
+    }
+
+    /// Administration over all sessions, through a node so that removals reach every
+    /// server's cache.
+    pub(crate) fn admin(&self) -> Result<Arc<dyn SessionAdmin>, CliError> {
+        self.node(DigestKey::generate("unused"), |b| b)
+            .admin()
+            .ok_or_else(|| {
+                CliError::Refused(format!(
+                    "the {} backend cannot list or count sessions",
+                    self.backend.name()
+                ))
+            })
     }
 }
 
@@ -139,9 +175,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         (Command::Import(args), Some(key)) => Some(import::plan(args, key.clone(), now).await?),
         _ => None,
     };
-    let stores = open(url).await?;
+    let backend = open(url).await?;
     if !cli.no_migrate && !matches!(cli.command, Command::Migrate) {
-        stores.migrate().await.map_err(|e| {
+        backend.migrate().await.map_err(|e| {
             CliError::store(
                 format!(
                     "migrating {} (pass --no-migrate to skip)",
@@ -152,11 +188,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         })?;
     }
     let ctx = Context {
-        stores,
+        backend,
         json: cli.json,
     };
     match cli.command {
-        Command::Migrate => migrate(&ctx.stores, url, ctx.json).await,
+        Command::Migrate => migrate(&ctx.backend, url, ctx.json).await,
         Command::Client(command) => clients::run(&ctx, command).await,
         Command::Session(command) => sessions::run(&ctx, command).await,
         Command::Apikey(command) => apikeys::run(&ctx, command, key).await,
@@ -171,7 +207,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// Opens the store; an unknown URL scheme is a usage error.
-async fn open(url: &str) -> Result<Stores, CliError> {
+async fn open(url: &str) -> Result<Arc<dyn Backend>, CliError> {
     match durin_connect::open(url).await {
         Ok(stores) => Ok(stores),
         Err(ConnectError::UnsupportedUrl(_)) => Err(CliError::Usage(
@@ -210,11 +246,11 @@ fn server_key(path: &Path) -> Result<DigestKey, CliError> {
 }
 
 /// `durin migrate`.
-async fn migrate(stores: &Stores, url: &str, json: bool) -> Result<(), CliError> {
-    let backend = stores.backend.to_string();
-    let migrated = stores.has_migrations();
+async fn migrate(store: &Arc<dyn Backend>, url: &str, json: bool) -> Result<(), CliError> {
+    let backend = store.name();
+    let migrated = store.has_migrations();
     if migrated {
-        stores
+        store
             .migrate()
             .await
             .map_err(|e| CliError::store(format!("migrating {}", durin_connect::redact(url)), e))?;
@@ -235,7 +271,7 @@ async fn migrate(stores: &Stores, url: &str, json: bool) -> Result<(), CliError>
 /// `durin purge-expired`.
 async fn purge_expired(ctx: &Context) -> Result<(), CliError> {
     // Purging digests nothing: a throwaway key spares this command the key file.
-    let durin = ctx.service(DigestKey::generate("unused")).build();
+    let durin = ctx.durin(DigestKey::generate("unused"), |b| b);
     let purged = durin
         .purge_expired()
         .await

@@ -50,8 +50,7 @@ async fn list(ctx: &Context, query: SessionQuery) -> Result<(), CliError> {
         ..query.clone()
     };
     let mut page = ctx
-        .stores
-        .admin
+        .admin()?
         .list_sessions(&probe)
         .await
         .map_err(|e| CliError::store("listing sessions", e))?;
@@ -106,7 +105,7 @@ fn next_command(
 
 /// `session revoke`: deletes the session, whoever owns it.
 async fn revoke(ctx: &Context, id: &SessionId) -> Result<(), CliError> {
-    let durin = ctx.service(DigestKey::generate("unused")).build();
+    let durin = ctx.durin(DigestKey::generate("unused"), |b| b);
     let removed = durin
         .revoke(id)
         .await
@@ -128,7 +127,7 @@ async fn revoke(ctx: &Context, id: &SessionId) -> Result<(), CliError> {
 
 /// `session revoke-all`: deletes every session of the user.
 async fn revoke_all(ctx: &Context, user: &UserId) -> Result<(), CliError> {
-    let durin = ctx.service(DigestKey::generate("unused")).build();
+    let durin = ctx.durin(DigestKey::generate("unused"), |b| b);
     let removed = durin
         .logout_all(user)
         .await

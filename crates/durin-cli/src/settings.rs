@@ -10,7 +10,7 @@ use crate::output;
 
 /// Runs `settings show` or `settings clear`.
 pub(crate) async fn run(ctx: &Context, command: SettingsCommand) -> Result<(), CliError> {
-    let durin = ctx.service(DigestKey::generate("unused")).build();
+    let durin = ctx.durin(DigestKey::generate("unused"), |b| b);
     match command {
         SettingsCommand::Show { user, client } => {
             let settings = durin

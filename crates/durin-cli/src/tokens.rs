@@ -83,7 +83,8 @@ async fn create(
     client: &ClientName,
     token: NamedToken,
 ) -> Result<(), CliError> {
-    let durin = ctx.service(key).tokens_client(client.clone()).build();
+    let named = client.clone();
+    let durin = ctx.durin(key, move |b| b.tokens_client(named));
     let name = token.name.clone();
     let login = match durin.create_named_token(user, token).await {
         Ok(login) => login,
@@ -123,10 +124,10 @@ async fn create(
 }
 
 async fn list(ctx: &Context, user: &UserId, client: &ClientName) -> Result<(), CliError> {
-    let durin = ctx
-        .service(DigestKey::generate("unused"))
-        .tokens_client(client.clone())
-        .build();
+    let named = client.clone();
+    let durin = ctx.durin(DigestKey::generate("unused"), move |b| {
+        b.tokens_client(named)
+    });
     let tokens = durin
         .named_tokens(user)
         .await
@@ -154,7 +155,7 @@ async fn list(ctx: &Context, user: &UserId, client: &ClientName) -> Result<(), C
 }
 
 async fn revoke(ctx: &Context, id: &SessionId) -> Result<(), CliError> {
-    let durin = ctx.service(DigestKey::generate("unused")).build();
+    let durin = ctx.durin(DigestKey::generate("unused"), |b| b);
     let session = durin
         .tokens()
         .get_by_id(id)
@@ -185,8 +186,7 @@ async fn revoke(ctx: &Context, id: &SessionId) -> Result<(), CliError> {
 async fn ensure_tokens_client(ctx: &Context, name: &ClientName) -> Result<(), CliError> {
     let reading = |e| CliError::store(format!("reading client {name}"), e);
     if ctx
-        .stores
-        .clients
+        .clients()
         .get_client(name)
         .await
         .map_err(reading)?
@@ -197,7 +197,7 @@ async fn ensure_tokens_client(ctx: &Context, name: &ClientName) -> Result<(), Cl
     let client = Client::new(name.clone())
         .with_token_ttl(None)
         .with_max_tokens_per_user(NonZeroU32::new(DEFAULT_CAP).expect("not zero"));
-    let durin = ctx.service(DigestKey::generate("unused")).build();
+    let durin = ctx.durin(DigestKey::generate("unused"), |b| b);
     match durin.create_client(&client).await {
         Ok(()) => {
             eprintln!(

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use durin_core::{CacheConfig, DigestKey, Durin, ManualClock, PurgeRun, SessionId};
+use durin_core::{DigestKey, ManualClock, Node, PurgeRun, SessionId};
 
 fn suffix() -> String {
     SessionId::generate()
@@ -24,15 +24,20 @@ fn suffix() -> String {
 }
 
 /// Two nodes on `url`, sharing one manual clock (so expiry needs no waiting).
-async fn two_nodes(url: &str) -> (Durin, Durin, Arc<ManualClock>) {
+async fn two_nodes(url: &str) -> (Node, Node, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::starting_now());
     let key = DigestKey::generate("k1");
     let mut nodes = Vec::new();
     for _ in 0..2 {
-        let stores = durin_connect::open(url).await.expect("open");
-        stores.migrate().await.expect("migrate");
-        let node = stores.node(key.clone(), CacheConfig::default());
-        nodes.push(node.builder.clock(clock.clone()).build());
+        let backend = durin_connect::open(url).await.expect("open");
+        backend.migrate().await.expect("migrate");
+        let clock = clock.clone();
+        let node = Node::builder(backend, key.clone())
+            .without_tasks()
+            .service(move |b| b.clock(clock))
+            .start()
+            .expect("a multi-node backend");
+        nodes.push(node);
     }
     let b = nodes.pop().expect("two");
     let a = nodes.pop().expect("two");
@@ -43,49 +48,49 @@ async fn take_turns(url: &str) {
     let (a, b, clock) = two_nodes(url).await;
     let lease = Duration::from_secs(60);
     assert!(matches!(
-        a.purge_expired_leased("node-a", lease).await.unwrap(),
+        a.purge_once("node-a", lease).await.unwrap(),
         PurgeRun::Ran(_)
     ));
     assert_eq!(
-        b.purge_expired_leased("node-b", lease).await.unwrap(),
+        b.purge_once("node-b", lease).await.unwrap(),
         PurgeRun::Skipped,
         "B skips while A holds the lease"
     );
     clock.advance(Duration::from_secs(30));
     assert!(
         matches!(
-            a.purge_expired_leased("node-a", lease).await.unwrap(),
+            a.purge_once("node-a", lease).await.unwrap(),
             PurgeRun::Ran(_)
         ),
         "A renews its own lease"
     );
     clock.advance(Duration::from_secs(45));
     assert_eq!(
-        b.purge_expired_leased("node-b", lease).await.unwrap(),
+        b.purge_once("node-b", lease).await.unwrap(),
         PurgeRun::Skipped,
         "the renewal holds past the first lease's end"
     );
     // A released: B runs at once, and now A skips.
     a.release_purge_lease("node-a").await.unwrap();
     assert!(matches!(
-        b.purge_expired_leased("node-b", lease).await.unwrap(),
+        b.purge_once("node-b", lease).await.unwrap(),
         PurgeRun::Ran(_)
     ));
     assert_eq!(
-        a.purge_expired_leased("node-a", lease).await.unwrap(),
+        a.purge_once("node-a", lease).await.unwrap(),
         PurgeRun::Skipped
     );
     // B dies without releasing: once its lease has expired, A runs.
     clock.advance(lease);
     assert!(
         matches!(
-            a.purge_expired_leased("node-a", lease).await.unwrap(),
+            a.purge_once("node-a", lease).await.unwrap(),
             PurgeRun::Ran(_)
         ),
         "an expired lease is taken over"
     );
     assert_eq!(
-        b.purge_expired_leased("node-b", lease).await.unwrap(),
+        b.purge_once("node-b", lease).await.unwrap(),
         PurgeRun::Skipped
     );
 }

@@ -281,6 +281,12 @@ impl<S: TokenStore> CachedTokenStore<S> {
     }
 
     /// Invalidates here, then publishes to the other nodes.
+    /// Forgets every cached session here and on every node (after a bulk change made
+    /// outside this cache, such as deleting a client's sessions).
+    pub async fn forget_all(&self) {
+        self.forget(Invalidation::All).await;
+    }
+
     async fn forget(&self, invalidation: Invalidation) {
         if matches!(&invalidation, Invalidation::Digests(d) if d.is_empty()) {
             return;
@@ -338,16 +344,6 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
             .await;
         }
         Ok(outcome)
-    }
-
-    fn get_cached(&self, digest: &TokenDigest) -> Option<Arc<Session>> {
-        let state = &*self.state;
-        if !(state.enabled && state.trusted.load(Ordering::Acquire)) {
-            return None;
-        }
-        let session = state.sessions.get(digest)?;
-        state.hits.increment(1);
-        Some(session)
     }
 
     async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
@@ -485,20 +481,17 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         self.inner.purge_expired(before, batch).await
     }
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: std::time::Duration,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.inner.acquire_lease(name, holder, ttl, now).await
-    }
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.inner.release_lease(name, holder).await
+}
+
+impl<S: TokenStore> crate::CacheLookup for CachedTokenStore<S> {
+    fn get_cached(&self, digest: &TokenDigest) -> Option<Arc<Session>> {
+        let state = &*self.state;
+        if !(state.enabled && state.trusted.load(Ordering::Acquire)) {
+            return None;
+        }
+        let session = state.sessions.get(digest)?;
+        state.hits.increment(1);
+        Some(session)
     }
 }
 

@@ -31,6 +31,7 @@
 //! |---|---|---|
 //! | `cache` | yes | `CachedTokenStore` and `CacheConfig` (moka) |
 //! | `memory-throttle` | yes | `MemoryThrottle`, the in-process GCRA throttle (governor) |
+//! | `node` | yes | `Node`: one process on any `Backend` (cache, bus, purge, housekeeping, readiness); needs `cache` and `memory-throttle` |
 //! | `testing` | no | `testing`: conformance suites for `TokenStore`, `ClientStore` and `Throttle` implementations (pulls in tokio, `cache` and `memory-throttle`) |
 //!
 //! Without default features the crate has no moka or governor: a service with its own
@@ -47,6 +48,7 @@ struct ReadmeDoctests;
 #[doc = include_str!("../README.md")]
 struct CrateReadmeDoctests;
 
+mod backend;
 #[cfg(feature = "cache")]
 mod cache;
 mod client;
@@ -54,10 +56,13 @@ mod clock;
 mod digest;
 mod error;
 mod invalidation;
+mod layer;
 mod legacy;
 mod limiter;
 mod memory;
 mod metered;
+#[cfg(feature = "node")]
+mod node;
 mod parse;
 mod policy;
 mod service;
@@ -70,6 +75,7 @@ mod token;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use backend::{Backend, Housekeeping, HousekeepingReport};
 #[cfg(feature = "cache")]
 pub use cache::{CacheConfig, CachedTokenStore};
 pub use client::{Client, ClientName, DEFAULT_TOKEN_TTL, Renewal};
@@ -80,12 +86,15 @@ pub use invalidation::{
     ChannelState, DecodeError, Invalidation, InvalidationBus, InvalidationChannel,
     InvalidationSink, SubscriberHandle, Subscription,
 };
+pub use layer::{Layered, Operation, StoreLayer};
 pub use legacy::{LegacyToken, knox_legacy_digest};
 pub use limiter::{
     AttemptDecision, AttemptId, AttemptKey, AttemptLimiter, MemoryAttemptLimiter, retry_after,
 };
 pub use memory::MemoryStore;
-pub use metered::MeteredTokenStore;
+pub use metered::{MeteredTokenStore, StoreMetrics};
+#[cfg(feature = "node")]
+pub use node::{DEFAULT_ATTEMPT_WINDOW, DEFAULT_PURGE_EVERY, Node, NodeBuilder, NodeError};
 pub use parse::{
     MAX_DURATION, ParseError, Rate, format_duration, format_ttl, parse_duration, parse_ttl,
 };
@@ -96,8 +105,8 @@ pub use service::{
 };
 pub use session::{Authenticated, RefreshState, Session, SessionId, TokenName, Transport, UserId};
 pub use store::{
-    BoxError, ClientStore, RefreshLookup, SessionAdmin, SessionQuery, SettingsStore, StoreError,
-    TokenStore,
+    BoxError, CacheLookup, ClientStore, Leases, RefreshLookup, SessionAdmin, SessionImport,
+    SessionQuery, SettingsStore, StoreError, TokenStore, import_each,
 };
 #[cfg(feature = "memory-throttle")]
 pub use throttle::MemoryThrottle;

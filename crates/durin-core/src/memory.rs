@@ -123,6 +123,30 @@ impl MemoryStore {
     }
 }
 
+/// A store of this process's memory, for one process: tests, examples, a single-node
+/// service that accepts losing sessions on restart.
+#[async_trait]
+impl crate::Backend for MemoryStore {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+    fn tokens(self: Arc<Self>) -> Arc<dyn TokenStore> {
+        self
+    }
+    fn clients(self: Arc<Self>) -> Arc<dyn ClientStore> {
+        self
+    }
+    fn admin(self: Arc<Self>) -> Option<Arc<dyn crate::SessionAdmin>> {
+        Some(self)
+    }
+    fn settings(self: Arc<Self>) -> Option<Arc<dyn SettingsStore>> {
+        Some(self)
+    }
+    fn leases(self: Arc<Self>) -> Option<Arc<dyn crate::Leases>> {
+        Some(self)
+    }
+}
+
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryStore")
@@ -315,11 +339,10 @@ impl TokenStore for MemoryStore {
         }
         Ok(doomed.len() as u64)
     }
+}
 
-    fn backend(&self) -> &'static str {
-        "memory"
-    }
-
+#[async_trait]
+impl crate::Leases for MemoryStore {
     async fn acquire_lease(
         &self,
         name: &str,

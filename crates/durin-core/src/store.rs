@@ -98,15 +98,6 @@ pub trait TokenStore: Send + Sync + 'static {
     /// [`StoreError`] when the backend fails.
     async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError>;
 
-    /// The session whose token has `digest` if this store holds it in memory and can
-    /// answer without waiting: the token cache's hit path, which the service tries
-    /// before [`get`](Self::get). `None` means "ask `get`", never "no such session".
-    /// The default answers `None`; a store wrapping another must forward it.
-    fn get_cached(&self, digest: &TokenDigest) -> Option<Arc<Session>> {
-        let _ = digest;
-        None
-    }
-
     /// The session with public id `id`.
     ///
     /// # Errors
@@ -202,55 +193,25 @@ pub trait TokenStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] when the backend fails.
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
+}
 
-    /// Adds sessions brought over from another system (`durin import`): each is
-    /// inserted unless a session with its id or digest exists (skipped: a rerun imports
-    /// nothing twice), and no insert policy applies (nothing is evicted). Returns how
-    /// many were inserted. The default inserts one at a time through
-    /// [`TokenStore::insert`]; the SQL stores insert many rows per statement.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the backend fails (sessions inserted before stay).
-    async fn import_sessions(
-        &self,
-        sessions: &[Session],
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        let policy = InsertPolicy {
-            max_live: std::num::NonZeroU32::MAX,
-            when_full: crate::WhenFull::Refuse,
-            single_login: false,
-            removal: Removal::Delete,
-            now,
-        };
-        let mut inserted = 0;
-        for session in sessions {
-            match self.insert(session, policy).await {
-                Ok(InsertOutcome::Inserted { .. }) => inserted += 1,
-                Ok(_) | Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(inserted)
-    }
+/// The synchronous hit path of a token cache, which the service tries before any store
+/// call ([`crate::DurinBuilder::hit_path`]; [`crate::Node`] wires it; `CachedTokenStore` is one).
+pub trait CacheLookup: Send + Sync + 'static {
+    /// The session whose token has `digest` if the cache holds it and may answer now.
+    /// `None` means "ask the store", never "no such session".
+    fn get_cached(&self, digest: &TokenDigest) -> Option<Arc<Session>>;
+}
 
-    /// Which backend this is, for the store-latency metric's `backend` label
-    /// (`durin_store_operation_seconds`): one of `postgres`, `sqlite`, `redis`, `memory`,
-    /// or `custom` (the default). A fixed, bounded name, never configuration.
-    fn backend(&self) -> &'static str {
-        "custom"
-    }
-
+/// Named leases that nodes sharing a store take turns on (the expired-session purge: one
+/// node per lease). An optional ability of a [`crate::Backend`]: without it every node
+/// runs the purge, which is safe because a purge is idempotent.
+#[async_trait]
+pub trait Leases: Send + Sync + 'static {
     /// Takes or renews the lease `name` for `holder` until `now + ttl`, in one atomic
     /// step: it succeeds when nobody holds the lease, when it has expired (its expiry is
     /// at or before `now`), or when `holder` already holds it. Returns whether `holder`
-    /// holds it now. Nodes sharing a store use it to take turns (the expired-session
-    /// purge: one node per lease).
-    ///
-    /// The default always succeeds: a store that cannot coordinate lets every node run,
-    /// which is safe for idempotent work like the purge. The stores durin ships
-    /// coordinate (a lease row in SQL, `SET NX PX` in Redis, a map in memory); the
-    /// conformance suite checks it.
+    /// holds it now.
     ///
     /// # Errors
     /// [`StoreError`] when the backend fails (then the lease is not taken).
@@ -260,20 +221,61 @@ pub trait TokenStore: Send + Sync + 'static {
         holder: &str,
         ttl: std::time::Duration,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let _ = (name, holder, ttl, now);
-        Ok(true)
-    }
+    ) -> Result<bool, StoreError>;
 
     /// Gives the lease `name` back if `holder` holds it (another holder's lease is left
     /// alone), so another node may take it at once instead of after its expiry.
     ///
     /// # Errors
     /// [`StoreError`] when the backend fails (the lease then ends at its expiry).
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        let _ = (name, holder);
-        Ok(())
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// Adds many sessions brought over from another system (`durin import`, `durin store
+/// copy`) at once. An optional ability of a [`crate::Backend`]: without it,
+/// [`import_each`] inserts them one at a time through [`TokenStore::insert`].
+#[async_trait]
+pub trait SessionImport: Send + Sync + 'static {
+    /// Inserts each session unless a session with its id or digest exists (skipped: a
+    /// rerun imports nothing twice); no insert policy applies (nothing is evicted).
+    /// Returns how many were inserted.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails (sessions inserted before stay).
+    async fn import_sessions(
+        &self,
+        sessions: &[Session],
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+}
+
+/// [`SessionImport::import_sessions`] for any [`TokenStore`]: one
+/// [`TokenStore::insert`] per session, without a cap and without evicting anything;
+/// a session whose id or digest exists is skipped.
+///
+/// # Errors
+/// [`StoreError`] when the backend fails (sessions inserted before stay).
+pub async fn import_each(
+    store: &dyn TokenStore,
+    sessions: &[Session],
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let policy = InsertPolicy {
+        max_live: std::num::NonZeroU32::MAX,
+        when_full: crate::WhenFull::Refuse,
+        single_login: false,
+        removal: Removal::Delete,
+        now,
+    };
+    let mut inserted = 0;
+    for session in sessions {
+        match store.insert(session, policy).await {
+            Ok(InsertOutcome::Inserted { .. }) => inserted += 1,
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ok(inserted)
 }
 
 /// Where clients live.
@@ -397,9 +399,6 @@ impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
     async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
         (**self).get(digest).await
     }
-    fn get_cached(&self, digest: &TokenDigest) -> Option<Arc<Session>> {
-        (**self).get_cached(digest)
-    }
     async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         (**self).get_by_id(id).await
     }
@@ -452,29 +451,6 @@ impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
     }
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         (**self).purge_expired(before, batch).await
-    }
-
-    async fn import_sessions(
-        &self,
-        sessions: &[Session],
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        (**self).import_sessions(sessions, now).await
-    }
-    fn backend(&self) -> &'static str {
-        (**self).backend()
-    }
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: std::time::Duration,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        (**self).acquire_lease(name, holder, ttl, now).await
-    }
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        (**self).release_lease(name, holder).await
     }
 }
 

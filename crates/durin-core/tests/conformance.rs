@@ -28,10 +28,8 @@ async fn channel() -> Arc<MemoryChannel> {
 
 mod memory {
     use super::memory;
-    durin_core::token_store_tests!(memory);
-    durin_core::client_store_tests!(memory);
+    durin_core::backend_tests!(memory);
     durin_core::session_admin_tests!(memory);
-    durin_core::settings_store_tests!(memory);
     durin_core::service_tests!(memory);
 }
 

@@ -402,11 +402,10 @@ impl TokenStore for RedisStore {
             .arg(batch);
         self.run(&invocation).await
     }
+}
 
-    fn backend(&self) -> &'static str {
-        "redis"
-    }
-
+#[async_trait]
+impl durin_core::Leases for RedisStore {
     async fn acquire_lease(
         &self,
         name: &str,
@@ -434,5 +433,39 @@ impl TokenStore for RedisStore {
         invocation.key(self.keys.lease(name)).arg(holder);
         let _: i64 = self.run(&invocation).await?;
         Ok(())
+    }
+}
+
+/// Redis as a whole backend: sessions, clients, administration, settings, the shared
+/// throttle ([`RedisThrottle`]), the failed-login limit, leases and the invalidation
+/// stream. Keys expire by themselves, so there is no housekeeping to run.
+#[async_trait]
+impl durin_core::Backend for RedisStore {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+    fn tokens(self: Arc<Self>) -> Arc<dyn TokenStore> {
+        self
+    }
+    fn clients(self: Arc<Self>) -> Arc<dyn durin_core::ClientStore> {
+        self
+    }
+    fn admin(self: Arc<Self>) -> Option<Arc<dyn durin_core::SessionAdmin>> {
+        Some(self)
+    }
+    fn settings(self: Arc<Self>) -> Option<Arc<dyn durin_core::SettingsStore>> {
+        Some(self)
+    }
+    fn throttle(self: Arc<Self>) -> Option<Arc<dyn durin_core::Throttle>> {
+        Some(Arc::new(crate::RedisThrottle::from_store(&self)))
+    }
+    fn attempts(self: Arc<Self>) -> Option<Arc<dyn durin_core::AttemptLimiter>> {
+        Some(self)
+    }
+    fn channel(self: Arc<Self>) -> Option<Arc<dyn durin_core::InvalidationChannel>> {
+        Some(Arc::new(RedisStore::channel(&self)))
+    }
+    fn leases(self: Arc<Self>) -> Option<Arc<dyn durin_core::Leases>> {
+        Some(self)
     }
 }

@@ -4,39 +4,14 @@
 
 mod common;
 
-use common::{store, throttle};
+use common::store;
 
 mod redis_store {
     use super::store;
 
-    durin_core::token_store_tests!(store);
-    durin_core::client_store_tests!(store);
+    // Tokens, clients, settings, the throttle (RedisThrottle), the attempt limiter,
+    // the invalidation stream, leases: every suite the backend calls for.
+    durin_core::backend_tests!(store);
     durin_core::session_admin_tests!(store);
-    durin_core::settings_store_tests!(store);
     durin_core::service_tests!(store);
-}
-
-mod redis_attempt_limiter {
-    use super::store;
-
-    durin_core::attempt_limiter_tests!(store);
-}
-
-mod redis_channel {
-    use std::sync::Arc;
-
-    use durin_redis::RedisChannel;
-
-    /// The channel of a store under its own prefix: each case its own stream.
-    async fn channel() -> Arc<RedisChannel> {
-        Arc::new(super::store().await.channel())
-    }
-
-    durin_core::invalidation_channel_tests!(channel);
-}
-
-mod redis_throttle {
-    use super::throttle;
-
-    durin_core::throttle_tests!(throttle);
 }

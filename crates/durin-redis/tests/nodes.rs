@@ -90,7 +90,7 @@ async fn node(config: RedisConfig, key: &DigestKey) -> Node {
     let channel = store.channel();
     let subscriber_name = channel.subscriber_name().to_owned();
     let bus = InvalidationBus::new(Arc::new(channel));
-    let reads = Arc::new(CountingStore::new(store.clone()));
+    let reads = Arc::new(CountingStore::counting(store.clone()));
     let cached = Arc::new(CachedTokenStore::new(reads.clone()).with_bus(&bus));
     let durin = Durin::builder(cached, store, key.clone())
         .bus(&bus)

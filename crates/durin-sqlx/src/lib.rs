@@ -9,7 +9,6 @@ mod error;
 mod pg_channel;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod purge;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod settings;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -29,9 +28,6 @@ pub use error::Error;
 pub use pg_channel::PgChannel;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-pub use purge::{
-    Housekeeping, HousekeepingReport, PurgeTask, spawn_housekeeping_task, spawn_purge_task,
-};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 #[cfg(feature = "sqlite")]

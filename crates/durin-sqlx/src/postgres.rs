@@ -8,7 +8,9 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
 
-use crate::{Housekeeping, HousekeepingReport, MIGRATIONS_TABLE, PgChannel, PoolConfig};
+use durin_core::HousekeepingReport;
+
+use crate::{MIGRATIONS_TABLE, PgChannel, PoolConfig};
 
 /// The first key of durin's advisory locks (`pg_advisory_xact_lock(int, int)`), so they
 /// never collide with an application's single-key locks or other classes: `'du'`.
@@ -199,8 +201,8 @@ crate::throttle::impl_throttle!(
 );
 
 #[async_trait::async_trait]
-impl Housekeeping for PostgresStore {
-    async fn purge_housekeeping(
+impl durin_core::Housekeeping for PostgresStore {
+    async fn housekeeping(
         &self,
         attempt_window: Duration,
     ) -> Result<HousekeepingReport, StoreError> {
@@ -214,10 +216,10 @@ impl Housekeeping for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(crate::error::map)?;
-        Ok(HousekeepingReport {
+        Ok(HousekeepingReport::new(
             attempts,
-            throttle_keys: throttle.rows_affected(),
-            invalidations: 0,
-        })
+            throttle.rows_affected(),
+            0,
+        ))
     }
 }

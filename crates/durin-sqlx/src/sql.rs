@@ -485,6 +485,76 @@ macro_rules! impl_sql_store {
                 Ok(removed)
             }
 
+            async fn purge_expired(
+                &self,
+                before: durin_core::Timestamp,
+                batch: u32,
+            ) -> Result<u64, durin_core::StoreError> {
+                // Bounded: one batch of ids per statement, so a million expired rows are
+                // deleted in short transactions that never lock the table for long.
+                let done = sqlx::query(
+                    "DELETE FROM durin_sessions WHERE id IN (\
+                     SELECT id FROM durin_sessions WHERE (expires_at < $1 \
+                     AND (refresh_expires_at IS NULL OR refresh_expires_at < $1)) \
+                     OR revoked_at < $1 LIMIT $2)",
+                )
+                .bind(before.as_millis())
+                .bind(i64::from(batch))
+                .execute(&self.pool)
+                .await
+                .map_err($crate::error::map)?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl durin_core::Leases for $store {
+
+            async fn acquire_lease(
+                &self,
+                name: &str,
+                holder: &str,
+                ttl: std::time::Duration,
+                now: durin_core::Timestamp,
+            ) -> Result<bool, durin_core::StoreError> {
+                // One conditional upsert: a new row, or the row of an expired lease or of
+                // this holder's own; another holder's running lease updates nothing and
+                // returns no row.
+                let row = sqlx::query(
+                    "INSERT INTO durin_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE \
+                     SET holder = excluded.holder, expires_at = excluded.expires_at \
+                     WHERE durin_leases.holder = excluded.holder \
+                     OR durin_leases.expires_at <= $4 \
+                     RETURNING holder",
+                )
+                .bind(name)
+                .bind(holder)
+                .bind(now.saturating_add(ttl).as_millis())
+                .bind(now.as_millis())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::error::map)?;
+                Ok(row.is_some())
+            }
+
+            async fn release_lease(
+                &self,
+                name: &str,
+                holder: &str,
+            ) -> Result<(), durin_core::StoreError> {
+                sqlx::query("DELETE FROM durin_leases WHERE name = $1 AND holder = $2")
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::error::map)?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl durin_core::SessionImport for $store {
             async fn import_sessions(
                 &self,
                 sessions: &[durin_core::Session],
@@ -538,73 +608,6 @@ macro_rules! impl_sql_store {
                     inserted += done.rows_affected();
                 }
                 Ok(inserted)
-            }
-
-            async fn purge_expired(
-                &self,
-                before: durin_core::Timestamp,
-                batch: u32,
-            ) -> Result<u64, durin_core::StoreError> {
-                // Bounded: one batch of ids per statement, so a million expired rows are
-                // deleted in short transactions that never lock the table for long.
-                let done = sqlx::query(
-                    "DELETE FROM durin_sessions WHERE id IN (\
-                     SELECT id FROM durin_sessions WHERE (expires_at < $1 \
-                     AND (refresh_expires_at IS NULL OR refresh_expires_at < $1)) \
-                     OR revoked_at < $1 LIMIT $2)",
-                )
-                .bind(before.as_millis())
-                .bind(i64::from(batch))
-                .execute(&self.pool)
-                .await
-                .map_err($crate::error::map)?;
-                Ok(done.rows_affected())
-            }
-
-            fn backend(&self) -> &'static str {
-                $backend
-            }
-
-            async fn acquire_lease(
-                &self,
-                name: &str,
-                holder: &str,
-                ttl: std::time::Duration,
-                now: durin_core::Timestamp,
-            ) -> Result<bool, durin_core::StoreError> {
-                // One conditional upsert: a new row, or the row of an expired lease or of
-                // this holder's own; another holder's running lease updates nothing and
-                // returns no row.
-                let row = sqlx::query(
-                    "INSERT INTO durin_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE \
-                     SET holder = excluded.holder, expires_at = excluded.expires_at \
-                     WHERE durin_leases.holder = excluded.holder \
-                     OR durin_leases.expires_at <= $4 \
-                     RETURNING holder",
-                )
-                .bind(name)
-                .bind(holder)
-                .bind(now.saturating_add(ttl).as_millis())
-                .bind(now.as_millis())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::error::map)?;
-                Ok(row.is_some())
-            }
-
-            async fn release_lease(
-                &self,
-                name: &str,
-                holder: &str,
-            ) -> Result<(), durin_core::StoreError> {
-                sqlx::query("DELETE FROM durin_leases WHERE name = $1 AND holder = $2")
-                    .bind(name)
-                    .bind(holder)
-                    .execute(&self.pool)
-                    .await
-                    .map_err($crate::error::map)?;
-                Ok(())
             }
         }
 
@@ -752,6 +755,64 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err($crate::error::map)?;
                 Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl durin_core::Backend for $store {
+            fn name(&self) -> &'static str {
+                $backend
+            }
+            fn tokens(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn durin_core::TokenStore> {
+                self
+            }
+            fn clients(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn durin_core::ClientStore> {
+                self
+            }
+            fn admin(
+                self: std::sync::Arc<Self>,
+            ) -> Option<std::sync::Arc<dyn durin_core::SessionAdmin>> {
+                Some(self)
+            }
+            fn settings(
+                self: std::sync::Arc<Self>,
+            ) -> Option<std::sync::Arc<dyn durin_core::SettingsStore>> {
+                Some(self)
+            }
+            fn throttle(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn durin_core::Throttle>> {
+                Some(self)
+            }
+            fn attempts(
+                self: std::sync::Arc<Self>,
+            ) -> Option<std::sync::Arc<dyn durin_core::AttemptLimiter>> {
+                Some(self)
+            }
+            fn channel(
+                self: std::sync::Arc<Self>,
+            ) -> Option<std::sync::Arc<dyn durin_core::InvalidationChannel>> {
+                Some(std::sync::Arc::new(<$store>::channel(&self)))
+            }
+            fn leases(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn durin_core::Leases>> {
+                Some(self)
+            }
+            fn housekeeping(
+                self: std::sync::Arc<Self>,
+            ) -> Option<std::sync::Arc<dyn durin_core::Housekeeping>> {
+                Some(self)
+            }
+            fn import(
+                self: std::sync::Arc<Self>,
+            ) -> Option<std::sync::Arc<dyn durin_core::SessionImport>> {
+                Some(self)
+            }
+            fn has_migrations(&self) -> bool {
+                true
+            }
+            async fn migrate(&self) -> Result<(), durin_core::StoreError> {
+                <$store>::migrate(self).await
+            }
+            async fn close(&self) {
+                <$store>::close(self).await;
             }
         }
     };

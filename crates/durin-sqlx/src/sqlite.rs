@@ -11,7 +11,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::{Housekeeping, HousekeepingReport, MIGRATIONS_TABLE, PoolConfig, SqliteChannel};
+use durin_core::HousekeepingReport;
+
+use crate::{MIGRATIONS_TABLE, PoolConfig, SqliteChannel};
 
 /// Sessions and clients in SQLite, and what several processes on one file share through
 /// it: the invalidation channel ([`SqliteStore::channel`], a polled log table), the
@@ -189,8 +191,8 @@ crate::throttle::impl_throttle!(
 );
 
 #[async_trait::async_trait]
-impl Housekeeping for SqliteStore {
-    async fn purge_housekeeping(
+impl durin_core::Housekeeping for SqliteStore {
+    async fn housekeeping(
         &self,
         attempt_window: Duration,
     ) -> Result<HousekeepingReport, StoreError> {
@@ -205,10 +207,10 @@ impl Housekeeping for SqliteStore {
         .await
         .map_err(crate::error::map)?;
         let invalidations = self.channel().prune().await?;
-        Ok(HousekeepingReport {
+        Ok(HousekeepingReport::new(
             attempts,
-            throttle_keys: throttle.rows_affected(),
+            throttle.rows_affected(),
             invalidations,
-        })
+        ))
     }
 }

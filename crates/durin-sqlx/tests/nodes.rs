@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::nodes::{BOUND, Gate, Node, eventually, wait_for_state};
+use durin_core::Housekeeping;
 use durin_core::testing::{client, now, unique, user};
 use durin_core::{
     AttemptDecision, AttemptId, AttemptKey, AttemptLimiter, ChannelState, Client, ClientStore,
     DigestKey, InvalidationChannel, LoginOptions, Rate, Removal, Throttle, TokenStore, Transport,
 };
-use durin_sqlx::{Housekeeping, PostgresStore, SqliteStore};
+use durin_sqlx::{PostgresStore, SqliteStore};
 use sqlx::postgres::PgPoolOptions;
 
 fn opts() -> LoginOptions {
@@ -503,7 +504,7 @@ where
         .unwrap();
     store.check("slow", "1/h".parse().unwrap()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let report = store.purge_housekeeping(window).await.unwrap();
+    let report = store.housekeeping(window).await.unwrap();
     assert_eq!(report.attempts, 1);
     assert_eq!(report.throttle_keys, 1);
     assert!(
@@ -537,14 +538,11 @@ async fn the_housekeeping_task_runs_on_its_interval() {
         .reserve(&[key], AttemptId::generate(), window, long_ago)
         .await
         .unwrap();
-    let durin =
-        durin_core::Durin::builder(store.clone(), store.clone(), DigestKey::generate("k")).build();
-    let task = durin_sqlx::spawn_housekeeping_task(
-        durin,
-        store.clone(),
-        window,
-        Duration::from_millis(20),
-    );
+    let node = durin_core::Node::builder(store.clone(), DigestKey::generate("k"))
+        .purge_every(Duration::from_millis(20))
+        .attempt_window(window)
+        .start()
+        .unwrap();
     // The attempt is gone once a reservation at its own time is admitted again.
     eventually("the housekeeping task purging an old attempt", async || {
         let id = AttemptId::generate();
@@ -553,7 +551,7 @@ async fn the_housekeeping_task_runs_on_its_interval() {
         decision == AttemptDecision::Reserved
     })
     .await;
-    task.stop();
+    node.shutdown().await;
 }
 
 /// A process that publishes but never subscribes (the CLI) never trusts its cache: a

@@ -256,8 +256,10 @@ async fn the_purge_task_runs_on_its_interval() {
     );
     s.expires_at = Some(t.saturating_sub(Duration::from_secs(8000)));
     store.insert(&s, keep(1, t)).await.unwrap();
-    let durin = Durin::builder(store.clone(), store.clone(), DigestKey::generate("k1")).build();
-    let task = durin_sqlx::spawn_purge_task(durin, Duration::from_millis(50));
+    let node = durin_core::Node::builder(store.clone(), DigestKey::generate("k1"))
+        .purge_every(Duration::from_millis(50))
+        .start()
+        .unwrap();
     let mut gone = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -266,6 +268,6 @@ async fn the_purge_task_runs_on_its_interval() {
             break;
         }
     }
-    task.stop();
+    node.shutdown().await;
     assert!(gone, "the purge task never removed the expired session");
 }

@@ -22,8 +22,7 @@ use durin_axum::{
     Api, ApiError, Auth, CredentialChecker, DurinLayer, ErrorResponse, Guard, HttpConfig,
 };
 use durin_core::{
-    AuthError, CachedTokenStore, Client, ClientName, DigestKey, Durin, LoginOptions,
-    MemoryThrottle, StoreError, UserId,
+    AuthError, Client, ClientName, DigestKey, Durin, LoginOptions, Node, StoreError, UserId,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -48,25 +47,25 @@ pub fn clients() -> Vec<Client> {
 }
 
 /// Opens the database at `url` (`sqlite:` or `postgres://`), runs durin's migrations
-/// and the application's, seeds the clients, and builds the service.
+/// and the application's, and starts a durin [`Node`] on it (cache, invalidation bus,
+/// shared throttle and login limit, purge): the application's service is
+/// `node.durin()`, and `node.shutdown()` stops it. The clients are seeded through the
+/// service, so running nodes hear of a changed policy.
 ///
 /// # Errors
 /// When the database cannot be opened or migrated.
-pub async fn connect(url: &str, key: DigestKey) -> anyhow::Result<(AnyPool, Durin)> {
+pub async fn connect(url: &str, key: DigestKey) -> anyhow::Result<(AnyPool, Node)> {
     // durin's tables first (on SQLite its store creates the file the application opens).
-    let stores = durin_connect::open(url).await?;
-    stores.migrate().await?;
+    let backend = durin_connect::open(url).await?;
+    backend.migrate().await?;
     sqlx::any::install_default_drivers();
     let db = AnyPool::connect(url).await?;
     MIGRATOR.run(&db).await?;
+    let node = Node::builder(backend, key).start()?;
     for client in self::clients() {
-        stores.clients.upsert_client(&client).await?;
+        node.durin().upsert_client(&client).await?;
     }
-    let tokens = Arc::new(CachedTokenStore::new(stores.tokens));
-    let durin = Durin::builder(tokens, stores.clients, key)
-        .throttle(Arc::new(MemoryThrottle::new()))
-        .build();
-    Ok((db, durin))
+    Ok((db, node))
 }
 
 /// Passwords checked against the `users` table.

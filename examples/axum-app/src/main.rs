@@ -42,8 +42,8 @@ async fn main() -> anyhow::Result<()> {
             DigestKey::generate("ephemeral")
         }
     };
-    let (db, durin) = axum_app::connect(&args.database_url, key).await?;
-    let app = axum_app::router(axum_app::App::over(db, durin));
+    let (db, node) = axum_app::connect(&args.database_url, key).await?;
+    let app = axum_app::router(axum_app::App::over(db, node.durin().clone()));
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     println!("listening on http://{}", listener.local_addr()?);
     // Client addresses feed the failed-login throttle of `POST /api/login/`.
@@ -55,5 +55,6 @@ async fn main() -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    node.shutdown().await;
     Ok(())
 }

@@ -77,9 +77,11 @@ async fn signup(app: &Router, username: &str, password: &str) -> (StatusCode, Va
 
 /// The application as `main.rs` builds it, plus the codes it "e-mails".
 async fn full_app(url: &str) -> (Router, AnyPool, Arc<Mutex<Vec<String>>>) {
-    let (db, durin) = axum_app::connect(url, DigestKey::generate("test"))
+    let (db, node) = axum_app::connect(url, DigestKey::generate("test"))
         .await
         .unwrap();
+    // The node's tasks (subscriber, purge) run for the whole test process.
+    let durin = Box::leak(Box::new(node)).durin().clone();
     let sent = Arc::new(Mutex::new(Vec::new()));
     let outbox = sent.clone();
     let app = App::over(db.clone(), durin).with_mailer(Arc::new(move |_, code| {

@@ -250,41 +250,6 @@ impl TokenStore for VecStore {
         }
         Ok(doomed.len() as u64)
     }
-
-    // The lease the purge takes turns on when several processes share a store. A store
-    // of one process could keep the default (always granted); this one implements it so
-    // that it passes the whole conformance suite.
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: std::time::Duration,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let mut state = self.state();
-        let until = now.saturating_add(ttl);
-        match state.leases.iter_mut().find(|(n, _, _)| n == name) {
-            Some((_, who, expiry)) if who.as_str() == holder || *expiry <= now => {
-                *who = holder.to_owned();
-                *expiry = until;
-                Ok(true)
-            }
-            Some(_) => Ok(false),
-            None => {
-                state
-                    .leases
-                    .push((name.to_owned(), holder.to_owned(), until));
-                Ok(true)
-            }
-        }
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.state()
-            .leases
-            .retain(|(n, who, _)| !(n == name && who == holder));
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -414,5 +379,68 @@ impl SettingsStore for VecStore {
             .settings
             .retain(|(u, c, _)| !(u == user && c == client));
         Ok(state.settings.len() != before)
+    }
+}
+
+// The lease the purge takes turns on when several processes share a store. A store of
+// one process could leave it out (every node purges); this one implements it so that it
+// passes the whole conformance suite.
+#[async_trait]
+impl durin_core::Leases for VecStore {
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let until = now.saturating_add(ttl);
+        match state.leases.iter_mut().find(|(n, _, _)| n == name) {
+            Some((_, who, expiry)) if who.as_str() == holder || *expiry <= now => {
+                *who = holder.to_owned();
+                *expiry = until;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => {
+                state
+                    .leases
+                    .push((name.to_owned(), holder.to_owned(), until));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.state()
+            .leases
+            .retain(|(n, who, _)| !(n == name && who == holder));
+        Ok(())
+    }
+}
+
+/// What durin needs to run a node on this store: its parts. It has no invalidation
+/// channel, shared throttle or attempt limiter (it lives in one process's memory), so a
+/// node on it runs as the only one (`--single-node`).
+#[async_trait]
+impl durin_core::Backend for VecStore {
+    fn name(&self) -> &'static str {
+        "vec"
+    }
+    fn tokens(self: Arc<Self>) -> Arc<dyn TokenStore> {
+        self
+    }
+    fn clients(self: Arc<Self>) -> Arc<dyn ClientStore> {
+        self
+    }
+    fn admin(self: Arc<Self>) -> Option<Arc<dyn SessionAdmin>> {
+        Some(self)
+    }
+    fn settings(self: Arc<Self>) -> Option<Arc<dyn SettingsStore>> {
+        Some(self)
+    }
+    fn leases(self: Arc<Self>) -> Option<Arc<dyn durin_core::Leases>> {
+        Some(self)
     }
 }

@@ -8,8 +8,6 @@ async fn store() -> Arc<VecStore> {
     Arc::new(VecStore::new())
 }
 
-durin_core::token_store_tests!(store);
-durin_core::client_store_tests!(store);
+durin_core::backend_tests!(store);
 durin_core::session_admin_tests!(store);
-durin_core::settings_store_tests!(store);
 durin_core::service_tests!(store);

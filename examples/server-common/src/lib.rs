@@ -14,10 +14,10 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use async_trait::async_trait;
 use clap::Parser;
 use durin_core::{
-    CacheConfig, ChannelState, Client, ClientName, Durin, InvalidationBus, Rate, StoreError,
-    SubscriberHandle, UserId, parse_duration, parse_ttl,
+    Backend, CacheConfig, Client, ClientName, Durin, DurinBuilder, Node, Rate, StoreError, UserId,
+    parse_duration, parse_ttl,
 };
-use durin_http::{Api, CredentialChecker};
+use durin_http::{Api, CredentialChecker, LoginGuardConfig};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub mod openapi;
@@ -88,6 +88,16 @@ pub struct Args {
     /// instead).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_cache_ttl)]
     pub purge_every: Duration,
+    /// The sliding window of the failed-login limits (10 failures per address and
+    /// username, 50 per address), like `15m`; housekeeping deletes attempts older
+    /// than it.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_positive_duration)]
+    pub login_window: Duration,
+    /// Run as the only process on the store: accepts a backend without a shared
+    /// invalidation channel, throttle or attempt limiter (every backend durin ships has
+    /// them), keeping those in this process's memory.
+    #[arg(long)]
+    pub single_node: bool,
     /// The key file used when `DURIN_SECRET` is not set (created on first run).
     #[arg(long, default_value = "durin.key")]
     pub key_file: PathBuf,
@@ -123,6 +133,15 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line (tracing-subscriber's JSON formatter).
     Json,
+}
+
+/// A duration above zero, like `15m` or `2s`.
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be above zero".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128).
@@ -198,6 +217,8 @@ impl std::fmt::Debug for Args {
             .field("accept_legacy_tokens", &self.accept_legacy_tokens)
             .field("introspection_clients", &self.introspection_clients)
             .field("purge_every", &self.purge_every)
+            .field("login_window", &self.login_window)
+            .field("single_node", &self.single_node)
             .field("no_openapi", &self.no_openapi)
             .field("no_metrics", &self.no_metrics)
             .field("log_format", &self.log_format)
@@ -292,10 +313,7 @@ pub struct Demo {
     pub api: Api,
     /// The flags.
     pub args: Args,
-    stores: durin_connect::Stores,
-    bus: Arc<InvalidationBus>,
-    subscriber: std::sync::Mutex<Option<SubscriberHandle>>,
-    purge: std::sync::Mutex<Option<durin_sqlx::PurgeTask>>,
+    node: Node,
     metrics: Option<PrometheusHandle>,
 }
 
@@ -441,14 +459,24 @@ impl Demo {
     /// # Errors
     /// A malformed flag, database URL or key file.
     pub async fn start(args: Args) -> anyhow::Result<Self> {
-        // Before anything registers a metric.
-        let metrics = (!args.no_metrics).then(install_metrics).flatten();
-        let key = durin_connect::load_key(&args.key_file)?;
         let pool = durin_sqlx::PoolConfig::default()
             .with_acquire_timeout(Duration::from_secs(2))
             .with_statement_timeout(Some(Duration::from_secs(5)));
-        let stores = durin_connect::open_lazy(&args.database_url, &pool)
+        let backend = durin_connect::open_lazy(&args.database_url, &pool)
             .with_context(|| "--database-url")?;
+        Self::start_with(args, backend).await
+    }
+
+    /// [`Demo::start`] on a backend of the caller's (a third-party store): everything
+    /// but `--database-url` applies.
+    ///
+    /// # Errors
+    /// A malformed flag or key file; a backend that cannot run several nodes without
+    /// `--single-node`.
+    pub async fn start_with(args: Args, backend: Arc<dyn Backend>) -> anyhow::Result<Self> {
+        // Before anything registers a metric.
+        let metrics = (!args.no_metrics).then(install_metrics).flatten();
+        let key = durin_connect::load_key(&args.key_file)?;
         let mut clients = args.clients.clone();
         if let Some(api) = &args.api_access_client
             && !clients.iter().any(|c| &c.name == api)
@@ -460,67 +488,60 @@ impl Demo {
         {
             clients.push(tokens_client(tokens.clone()));
         }
+        // Migrate before the node subscribes: on a fresh SQLite file the subscriber's
+        // first poll would otherwise race the migration for the write lock (nothing is
+        // missed: the caches are empty and bypassed until the subscription is live).
+        let migrated = backend.migrate().await;
         // One node of a deployment: the caches are fed by the store's invalidation
         // channel, and throttles and the failed-login limit live in the store, so every
-        // limit and every revocation holds across all the nodes on this database.
-        let node = stores.node(
-            key,
-            CacheConfig {
+        // limit and every revocation holds across all the nodes on this database. The
+        // node also runs the purge (taking turns through the store's lease) and the
+        // housekeeping of attempts and throttle state.
+        let service = ServiceFlags::of(&args);
+        let mut node = Node::builder(backend, key)
+            .cache(CacheConfig {
                 ttl: args.cache_ttl,
                 ..CacheConfig::default()
-            },
-        );
-        let mut builder = node.builder;
-        if let Some(rate) = args.default_throttle {
-            builder = builder.default_rate(rate);
+            })
+            .purge_every(args.purge_every)
+            .attempt_window(args.login_window)
+            .service(move |builder| service.apply(builder));
+        if args.single_node {
+            node = node.single_node();
         }
-        if let Some(api) = &args.api_access_client {
-            builder = builder.api_access_client(api.clone());
-        }
-        if let Some(tokens) = &args.tokens_client {
-            builder = builder.tokens_client(tokens.clone());
-        }
-        let durin = builder.build();
-        // Migrate before subscribing: on a fresh SQLite file the subscriber's first poll
-        // would otherwise race the migration for the write lock (nothing is missed: the
-        // caches are empty and bypassed until the subscription is live).
-        let seeded = seed(&stores, &durin, &clients).await;
-        let subscriber = node.bus.spawn_subscriber();
-        match seeded {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "the database is unreachable; answering 503 until it comes back");
-                let (stores, durin, clients) = (stores.clone(), durin.clone(), clients.clone());
-                tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                        if seed(&stores, &durin, &clients).await.is_ok() {
-                            tracing::info!("database reachable again: migrated and seeded");
-                            break;
-                        }
+        let node = node.start()?;
+        let durin = node.durin().clone();
+        let seeded = match migrated {
+            Ok(()) => seed(node.backend(), &durin, &clients).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = seeded {
+            tracing::error!(error = %e, "the database is unreachable; answering 503 until it comes back");
+            let (backend, durin, clients) =
+                (node.backend().clone(), durin.clone(), clients.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    if seed(&backend, &durin, &clients).await.is_ok() {
+                        tracing::info!("database reachable again: migrated and seeded");
+                        break;
                     }
-                });
-            }
+                }
+            });
         }
-        // Nodes sharing the store take turns: the task purges only while it holds the
-        // store's purge lease (one interval long), so one node purges per interval.
-        let purge = (!args.purge_every.is_zero())
-            .then(|| durin_sqlx::spawn_purge_task(durin.clone(), args.purge_every));
         let users = Users::new(&args.users)?;
         let http = http_config()
             .with_trusted_proxies(args.trusted_proxies.clone())
             .with_accept_legacy_tokens(args.accept_legacy_tokens)
             .with_introspection_clients(args.introspection_clients.iter().cloned());
         // The failed-login limit is counted in the store, so it holds across every node.
-        let api =
-            Api::new(durin, http, Arc::new(users)).with_attempt_limiter(stores.attempts.clone());
+        let api = Api::new(durin, http, Arc::new(users))
+            .with_attempt_limiter(node.attempts())
+            .with_login_guard(LoginGuardConfig::default().with_window(args.login_window));
         Ok(Demo {
             api,
             args,
-            stores,
-            bus: node.bus,
-            subscriber: std::sync::Mutex::new(Some(subscriber)),
-            purge: std::sync::Mutex::new(purge),
+            node,
             metrics,
         })
     }
@@ -539,25 +560,18 @@ impl Demo {
     /// Whether this node can serve: the store answers and the invalidation subscription
     /// is live (`GET /ready`). `/health` stays a liveness check.
     pub async fn ready(&self) -> bool {
-        self.bus.state() == ChannelState::Live && self.stores.ping().await.is_ok()
+        self.node.ready().await
+    }
+
+    /// The node under the API (its backend, cache and bus).
+    pub fn node(&self) -> &Node {
+        &self.node
     }
 
     /// Stops the background tasks (the purge, the invalidation subscriber) and closes
     /// the pools.
     pub async fn shutdown(&self) {
-        let purge = self.purge.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(purge) = purge {
-            purge.stop_and_release().await;
-        }
-        let subscriber = self
-            .subscriber
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(subscriber) = subscriber {
-            subscriber.shutdown().await;
-        }
-        self.stores.close().await;
+        self.node.shutdown().await;
     }
 
     /// The start-up banner: the address (first line, `listening on http://ADDR`, which
@@ -586,14 +600,44 @@ impl Demo {
     }
 }
 
+/// The service settings of the flags, applied when the node builds the service.
+struct ServiceFlags {
+    default_rate: Option<Rate>,
+    api_access_client: Option<ClientName>,
+    tokens_client: Option<ClientName>,
+}
+
+impl ServiceFlags {
+    fn of(args: &Args) -> Self {
+        ServiceFlags {
+            default_rate: args.default_throttle,
+            api_access_client: args.api_access_client.clone(),
+            tokens_client: args.tokens_client.clone(),
+        }
+    }
+
+    fn apply(self, mut builder: DurinBuilder) -> DurinBuilder {
+        if let Some(rate) = self.default_rate {
+            builder = builder.default_rate(rate);
+        }
+        if let Some(api) = self.api_access_client {
+            builder = builder.api_access_client(api);
+        }
+        if let Some(tokens) = self.tokens_client {
+            builder = builder.tokens_client(tokens);
+        }
+        builder
+    }
+}
+
 /// Migrates and writes the clients of the flags, through the service so that nodes
 /// already running hear of a changed policy.
 async fn seed(
-    stores: &durin_connect::Stores,
+    backend: &Arc<dyn Backend>,
     durin: &Durin,
     clients: &[Client],
 ) -> Result<(), durin_core::AuthError> {
-    stores.migrate().await?;
+    backend.migrate().await?;
     for client in clients {
         durin.upsert_client(client).await?;
     }

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use durin_connect::Stores;
 use durin_core::testing::unique;
 use durin_core::{
     Client, ClientName, DigestKey, Durin, LoginOptions, Session, SessionQuery, UserId,
@@ -83,11 +82,21 @@ impl Db {
 
     /// The stores of this database, migrated, for setting up and checking from the test.
     pub async fn stores(&self) -> Stores {
-        let stores = durin_connect::open(&self.url)
+        let backend = durin_connect::open(&self.url)
             .await
             .expect("open the test store");
-        stores.migrate().await.expect("migrate the test store");
-        stores
+        backend.migrate().await.expect("migrate the test store");
+        Stores {
+            tokens: backend.clone().tokens(),
+            clients: backend.clone().clients(),
+            admin: backend
+                .clone()
+                .admin()
+                .expect("every built-in backend has admin"),
+            settings: backend
+                .settings()
+                .expect("every built-in backend has settings"),
+        }
     }
 
     /// Drops the PostgreSQL schema (a failed test keeps its schema for inspection).
@@ -295,4 +304,16 @@ pub async fn client_of(stores: &Stores, client: &str) -> Option<Client> {
 pub fn key_dir() -> tempfile::TempDir {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     tempfile::tempdir_in(root).expect("temp dir")
+}
+
+/// The parts of a test database's backend the tests set up and check with.
+pub struct Stores {
+    /// Sessions.
+    pub tokens: std::sync::Arc<dyn durin_core::TokenStore>,
+    /// Clients.
+    pub clients: std::sync::Arc<dyn durin_core::ClientStore>,
+    /// Administration over all sessions.
+    pub admin: std::sync::Arc<dyn durin_core::SessionAdmin>,
+    /// Settings per (user, client).
+    pub settings: std::sync::Arc<dyn durin_core::SettingsStore>,
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::client_cache::ClientCache;
 use super::{Durin, EventHook, Inner, ServiceMetrics};
 use crate::{
-    ClientName, ClientStore, Clock, DigestKey, InvalidationBus, Rate, SettingsStore, SystemClock,
-    Throttle, TokenHasher, TokenPrefix, TokenStore,
+    CacheLookup, ClientName, ClientStore, Clock, DigestKey, InvalidationBus, Rate, SettingsStore,
+    SystemClock, Throttle, TokenHasher, TokenPrefix, TokenStore,
 };
 
 /// What the service does with an expired session when its token is presented.
@@ -46,6 +46,7 @@ pub(crate) struct Config {
     pub(crate) settings: Option<Arc<dyn SettingsStore>>,
     pub(crate) settings_limit: usize,
     pub(crate) bus: Option<Arc<InvalidationBus>>,
+    pub(crate) hit_path: Option<Arc<dyn CacheLookup>>,
 }
 
 impl Default for Config {
@@ -69,6 +70,7 @@ impl Default for Config {
             settings: None,
             settings_limit: DEFAULT_SETTINGS_LIMIT,
             bus: None,
+            hit_path: None,
         }
     }
 }
@@ -95,6 +97,16 @@ impl DurinBuilder {
             hasher: TokenHasher::new(key),
             config: Config::default(),
         }
+    }
+
+    /// The token cache's synchronous hit path, tried before any store call: a cache
+    /// hit is then answered without a boxed future or an allocation. Give the same
+    /// `CachedTokenStore` that is the token store
+    /// (`Durin::builder(cache.clone(), ..).hit_path(cache)`); [`crate::Node`] does.
+    /// Default: none (every lookup goes through the token store, cache included).
+    pub fn hit_path(mut self, cache: Arc<dyn CacheLookup>) -> Self {
+        self.config.hit_path = Some(cache);
+        self
     }
 
     /// The clock. Default: [`SystemClock`].

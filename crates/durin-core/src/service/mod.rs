@@ -347,7 +347,9 @@ impl Durin {
             .then(|| self.inner.hasher.digest(token));
         let cached = digest.as_ref().and_then(|digest| {
             self.inner
-                .tokens
+                .config
+                .hit_path
+                .as_ref()?
                 .get_cached(digest)
                 .filter(|session| session.digest.ct_eq(digest))
         });

@@ -226,7 +226,7 @@ impl Durin {
 
     /// [`Durin::purge_expired`], taking turns with the other nodes on this store: it runs
     /// only when `holder` (this node's random name) takes or renews the store's purge
-    /// lease ([`PURGE_LEASE`], through [`crate::TokenStore::acquire_lease`]) for `lease`,
+    /// lease ([`PURGE_LEASE`], through `leases`, the backend's [`crate::Leases`]) for `lease`,
     /// and is skipped while another node holds it. The lease is kept, not released
     /// after the run: with `lease` equal to the purge interval, one node purges per
     /// interval and renews its lease at its next run; when it stops (or dies), another
@@ -240,17 +240,13 @@ impl Durin {
     /// [`AuthError::Unavailable`].
     pub async fn purge_expired_leased(
         &self,
+        leases: &dyn crate::Leases,
         holder: &str,
         lease: std::time::Duration,
     ) -> Result<PurgeRun, AuthError> {
         let metrics = &self.inner.metrics;
         let now = self.now();
-        match self
-            .inner
-            .tokens
-            .acquire_lease(PURGE_LEASE, holder, lease, now)
-            .await
-        {
+        match leases.acquire_lease(PURGE_LEASE, holder, lease, now).await {
             Ok(true) => Ok(PurgeRun::Ran(self.purge_expired().await?)),
             Ok(false) => {
                 metrics.purge_skipped.increment(1);
@@ -268,8 +264,12 @@ impl Durin {
     ///
     /// # Errors
     /// [`AuthError::Unavailable`] (the lease then ends at its expiry).
-    pub async fn release_purge_lease(&self, holder: &str) -> Result<(), AuthError> {
-        Ok(self.inner.tokens.release_lease(PURGE_LEASE, holder).await?)
+    pub async fn release_purge_lease(
+        &self,
+        leases: &dyn crate::Leases,
+        holder: &str,
+    ) -> Result<(), AuthError> {
+        Ok(leases.release_lease(PURGE_LEASE, holder).await?)
     }
 
     async fn remove_user(

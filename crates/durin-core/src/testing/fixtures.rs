@@ -8,160 +8,83 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use async_trait::async_trait;
 use tokio::sync::{Notify, broadcast, watch};
 
+use std::future::Future;
+
 use crate::{
-    Client, ClientName, ClientStore, InsertOutcome, InsertPolicy, InvalidationChannel,
-    RefreshLookup, Removal, Rotation, Session, SessionId, StoreError, Subscription, Timestamp,
-    TokenDigest, TokenStore, UserId,
+    InsertOutcome, InsertPolicy, InvalidationChannel, Layered, Operation, RefreshLookup, Removal,
+    Rotation, Session, SessionId, StoreError, StoreLayer, Subscription, Timestamp, TokenDigest,
+    TokenStore, UserId,
 };
 
 /// Wraps a token store, counting the reads (`get`) that reach it, so a test can assert
 /// that a cached path did not touch the backend; it can also hold the next read until
-/// released, to stage a read racing a write.
+/// released, to stage a read racing a write. Client reads are counted too, when the
+/// wrapped store is a [`crate::ClientStore`].
+pub type CountingStore<S> = Layered<S, Counting>;
+
+/// The [`StoreLayer`] of [`CountingStore`].
 #[derive(Debug, Default)]
-pub struct CountingStore<S> {
-    inner: S,
+pub struct Counting {
     gets: AtomicUsize,
     client_reads: AtomicUsize,
     hold_next_get: std::sync::Mutex<Option<Arc<Notify>>>,
 }
 
-impl<S> CountingStore<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S) -> Self {
-        CountingStore {
-            inner,
-            gets: AtomicUsize::new(0),
-            client_reads: AtomicUsize::new(0),
-            hold_next_get: std::sync::Mutex::new(None),
-        }
-    }
-
-    /// The wrapped store.
-    pub fn inner(&self) -> &S {
-        &self.inner
+impl<S> Layered<S, Counting> {
+    /// Wraps `inner`, counting.
+    pub fn counting(inner: S) -> Self {
+        Layered::new(inner, Counting::default())
     }
 
     /// How many `get`s reached the wrapped store.
     pub fn gets(&self) -> usize {
-        self.gets.load(Ordering::SeqCst)
+        self.layer().gets.load(Ordering::SeqCst)
     }
 
-    /// How many client reads (`get_client`, `list_clients`) reached the wrapped store,
-    /// when it is used as a [`ClientStore`] too.
+    /// How many client reads (`get_client`, `list_clients`) reached the wrapped store.
     pub fn client_reads(&self) -> usize {
-        self.client_reads.load(Ordering::SeqCst)
+        self.layer().client_reads.load(Ordering::SeqCst)
     }
 
     /// The next `get` reads its answer, then waits for `release` before returning it.
     pub fn hold_next_get(&self, release: Arc<Notify>) {
-        *self.hold_next_get.lock().unwrap_or_else(|e| e.into_inner()) = Some(release);
-    }
-}
-
-#[async_trait]
-impl<S: TokenStore> TokenStore for CountingStore<S> {
-    async fn insert(&self, s: &Session, p: InsertPolicy) -> Result<InsertOutcome, StoreError> {
-        self.inner.insert(s, p).await
-    }
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        let found = self.inner.get(digest).await;
-        let hold = self
+        *self
+            .layer()
             .hold_next_get
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(release) = hold {
-            // The read has its (soon stale) answer; the test writes meanwhile.
-            release.notified().await;
-        }
-        found
-    }
-    async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        self.inner.get_by_id(id).await
-    }
-    async fn get_by_refresh(&self, d: &TokenDigest) -> Result<Option<RefreshLookup>, StoreError> {
-        self.inner.get_by_refresh(d).await
-    }
-    async fn list_by_user(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
-        self.inner.list_by_user(user).await
-    }
-    async fn extend(
-        &self,
-        id: &SessionId,
-        e: Option<Timestamp>,
-        at: Timestamp,
-    ) -> Result<Option<Session>, StoreError> {
-        self.inner.extend(id, e, at).await
-    }
-    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
-        self.inner.touch(id, at).await
-    }
-    async fn rekey(
-        &self,
-        id: &SessionId,
-        o: &TokenDigest,
-        n: &TokenDigest,
-    ) -> Result<bool, StoreError> {
-        self.inner.rekey(id, o, n).await
-    }
-    async fn rotate(
-        &self,
-        id: &SessionId,
-        p: &TokenDigest,
-        r: &Rotation,
-    ) -> Result<Option<Session>, StoreError> {
-        self.inner.rotate(id, p, r).await
-    }
-    async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
-        self.inner.remove(id, how).await
-    }
-    async fn remove_user(
-        &self,
-        u: &UserId,
-        e: Option<&SessionId>,
-        how: Removal,
-    ) -> Result<Vec<Session>, StoreError> {
-        self.inner.remove_user(u, e, how).await
-    }
-    async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
-        self.inner.purge_expired(before, batch).await
-    }
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: std::time::Duration,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.inner.acquire_lease(name, holder, ttl, now).await
-    }
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.inner.release_lease(name, holder).await
+            .unwrap_or_else(|e| e.into_inner()) = Some(release);
     }
 }
 
-#[async_trait]
-impl<S: ClientStore> ClientStore for CountingStore<S> {
-    async fn get_client(&self, name: &ClientName) -> Result<Option<Client>, StoreError> {
-        self.client_reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.get_client(name).await
-    }
-    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
-        self.client_reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.list_clients().await
-    }
-    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
-        self.inner.create_client(client).await
-    }
-    async fn upsert_client(&self, client: &Client) -> Result<(), StoreError> {
-        self.inner.upsert_client(client).await
-    }
-    async fn delete_client(&self, name: &ClientName) -> Result<bool, StoreError> {
-        self.inner.delete_client(name).await
+impl StoreLayer for Counting {
+    async fn around<'a, T, F>(&'a self, op: Operation, call: F) -> Result<T, StoreError>
+    where
+        T: Send + 'a,
+        F: Future<Output = Result<T, StoreError>> + Send + 'a,
+    {
+        {
+            match op {
+                Operation::GetClient | Operation::ListClients => {
+                    self.client_reads.fetch_add(1, Ordering::SeqCst);
+                    call.await
+                }
+                Operation::Get => {
+                    self.gets.fetch_add(1, Ordering::SeqCst);
+                    let found = call.await;
+                    let hold = self
+                        .hold_next_get
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take();
+                    if let Some(release) = hold {
+                        // The read has its (soon stale) answer; the test writes meanwhile.
+                        release.notified().await;
+                    }
+                    found
+                }
+                _ => call.await,
+            }
+        }
     }
 }
 
@@ -251,21 +174,6 @@ impl<S: TokenStore> TokenStore for ListThenRemove<S> {
     }
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         self.inner.purge_expired(before, batch).await
-    }
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: std::time::Duration,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.inner.acquire_lease(name, holder, ttl, now).await
-    }
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.inner.release_lease(name, holder).await
     }
 }
 

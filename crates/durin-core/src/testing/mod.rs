@@ -16,6 +16,7 @@
 //! To run a suite for two backends in one file, wrap each call in its own module.
 
 pub mod attempt_limiter;
+pub mod backend;
 pub mod client_store;
 mod fixtures;
 pub mod invalidation_channel;
@@ -25,7 +26,41 @@ pub mod settings_store;
 pub mod throttle;
 pub mod token_store;
 
-pub use fixtures::{CountingStore, ListThenRemove, MemoryChannel};
+pub use fixtures::{Counting, CountingStore, ListThenRemove, MemoryChannel};
+
+/// The parts of a backend the suites of [`crate::backend_tests`] run against; `None`
+/// for an ability the backend does not have (its suite then has nothing to run).
+#[doc(hidden)]
+pub mod parts {
+    use std::sync::Arc;
+
+    use crate::{
+        AttemptLimiter, Backend, ClientStore, InvalidationChannel, SettingsStore, Throttle,
+        TokenStore,
+    };
+
+    pub fn tokens(b: Arc<dyn Backend>) -> Option<Arc<dyn TokenStore>> {
+        Some(b.tokens())
+    }
+    pub fn clients(b: Arc<dyn Backend>) -> Option<Arc<dyn ClientStore>> {
+        Some(b.clients())
+    }
+    pub fn settings(b: Arc<dyn Backend>) -> Option<Arc<dyn SettingsStore>> {
+        b.settings()
+    }
+    pub fn throttle(b: Arc<dyn Backend>) -> Option<Arc<dyn Throttle>> {
+        b.throttle()
+    }
+    pub fn attempts(b: Arc<dyn Backend>) -> Option<Arc<dyn AttemptLimiter>> {
+        b.attempts()
+    }
+    pub fn channel(b: Arc<dyn Backend>) -> Option<Arc<dyn InvalidationChannel>> {
+        b.channel()
+    }
+    pub fn backend(b: Arc<dyn Backend>) -> Option<Arc<dyn Backend>> {
+        Some(b)
+    }
+}
 
 use std::time::Duration;
 
@@ -141,6 +176,77 @@ macro_rules! __durin_concrete {
                     $crate::testing::$module::$case($factory().await).await;
                 }
             )*
+        }
+    };
+}
+
+/// Stamps one test per case of a suite over one part of a backend.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __durin_backend_part {
+    ($module:ident, $part:ident, $factory:path, [$($case:ident),* $(,)?]) => {
+        #[allow(unreachable_pub, missing_docs)]
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let backend: ::std::sync::Arc<dyn $crate::Backend> = $factory().await;
+                    if let Some(part) = $crate::testing::parts::$part(backend) {
+                        $crate::testing::$module::$case(part).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Runs every conformance suite a [`crate::Backend`] calls for against the backend
+/// returned by `$factory` (an `async fn() -> Arc<B>`, `B: Backend`): the token store
+/// and client store suites, and the settings, throttle, attempt-limiter,
+/// invalidation-channel and [`backend`] (leases, import) suites for the abilities it
+/// has. A backend whose token, client, settings and admin stores are one object runs
+/// [`crate::service_tests`] and [`crate::session_admin_tests`] on it too.
+///
+/// ```text
+/// async fn backend() -> std::sync::Arc<MyBackend> { ... }
+/// durin_core::backend_tests!(backend);
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($factory:path) => {
+        #[allow(unreachable_pub, missing_docs)]
+        mod durin_backend_conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__durin_cases_token_store!(__durin_backend_part!(
+                token_store,
+                tokens,
+                $factory,
+            ));
+            $crate::__durin_cases_client_store!(__durin_backend_part!(
+                client_store,
+                clients,
+                $factory,
+            ));
+            $crate::__durin_cases_settings_store!(__durin_backend_part!(
+                settings_store,
+                settings,
+                $factory,
+            ));
+            $crate::__durin_cases_throttle!(__durin_backend_part!(throttle, throttle, $factory,));
+            $crate::__durin_cases_attempt_limiter!(__durin_backend_part!(
+                attempt_limiter,
+                attempts,
+                $factory,
+            ));
+            $crate::__durin_cases_invalidation_channel!(__durin_backend_part!(
+                invalidation_channel,
+                channel,
+                $factory,
+            ));
+            $crate::__durin_cases_backend!(__durin_backend_part!(backend, backend, $factory,));
         }
     };
 }

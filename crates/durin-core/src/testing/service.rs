@@ -1079,7 +1079,7 @@ pub async fn a_node_without_its_subscription_reads_the_store<S: FullStore>(store
 /// A token whose prefix no client issues is refused without a token lookup; a client's
 /// own prefix is accepted.
 pub async fn foreign_prefixes_are_refused_without_a_lookup<S: FullStore>(store: Arc<S>) {
-    let counting = Arc::new(CountingStore::new(store.clone()));
+    let counting = Arc::new(CountingStore::counting(store.clone()));
     let durin = Durin::builder(counting.clone(), store, DigestKey::generate("k")).build();
     let custom = Client::new(client()).with_prefix(Some(crate::TokenPrefix::new("acme").unwrap()));
     durin.create_client(&custom).await.unwrap();
@@ -1112,7 +1112,7 @@ pub async fn foreign_prefixes_are_refused_without_a_lookup<S: FullStore>(store: 
 /// issues cost zero token lookups, and at most one client-list read per reload interval
 /// (the clock does not move here: one read in all). A known prefix still costs its lookup.
 pub async fn forged_tokens_cost_no_token_lookup<S: FullStore>(store: Arc<S>) {
-    let counting = Arc::new(CountingStore::new(store.clone()));
+    let counting = Arc::new(CountingStore::counting(store.clone()));
     let clock = ManualClock::starting_now();
     let durin = Durin::builder(counting.clone(), counting.clone(), DigestKey::generate("k"))
         .clock(Arc::new(clock.clone()))
@@ -1173,8 +1173,7 @@ pub async fn legacy_knox_session_is_rekeyed_on_first_use<S: FullStore>(store: Ar
     imported.digest = token.knox_digest();
     imported.expires_at = Some(now.saturating_add(Duration::from_secs(3600)));
     assert_eq!(
-        store
-            .import_sessions(std::slice::from_ref(&imported), now)
+        crate::import_each(&*store, std::slice::from_ref(&imported), now)
             .await
             .unwrap(),
         1

@@ -45,7 +45,7 @@ impl<S: TokenStore + ClientStore> Node<S> {
     /// never trusted, so every read goes to the store.
     pub fn cli(store: Arc<S>, channel: Arc<dyn InvalidationChannel>, key: &DigestKey) -> Self {
         let bus = InvalidationBus::new(channel);
-        let counting = Arc::new(CountingStore::new(store.clone()));
+        let counting = Arc::new(CountingStore::counting(store.clone()));
         let cache = Arc::new(CachedTokenStore::new(counting.clone()).with_bus(&bus));
         let durin = Durin::builder(cache.clone(), store, key.clone())
             .bus(&bus)

@@ -1,0 +1,91 @@
+//! What a [`Backend`] offers beyond its token and client stores: leases and bulk import;
+//! see [`crate::backend_tests`]. A case for an ability the backend does not have checks
+//! that the node's fallback behaves (imports go one at a time) or has nothing to check
+//! (no leases: every node purges).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{client, keep, now, session, user};
+use crate::{Backend, InsertOutcome, Session, TokenDigest, TokenStore};
+
+async fn put(store: &Arc<dyn TokenStore>, s: &Session, max: u32) {
+    let outcome = store.insert(s, keep(max, s.created_at)).await.unwrap();
+    assert!(matches!(outcome, InsertOutcome::Inserted { .. }));
+}
+
+async fn get(store: &Arc<dyn TokenStore>, digest: &TokenDigest) -> Option<Session> {
+    store.get(digest).await.unwrap().map(|s| (*s).clone())
+}
+
+/// `import_sessions` inserts new sessions without any policy (many per user and
+/// client, nothing evicted) and skips those whose id or digest exists.
+pub async fn import_sessions_skips_what_exists(backend: Arc<dyn Backend>) {
+    let store = backend.clone().tokens();
+    let import = async |batch: &[Session], t| match backend.clone().import() {
+        Some(import) => import.import_sessions(batch, t).await.unwrap(),
+        None => crate::import_each(&*store, batch, t).await.unwrap(),
+    };
+    let (u, c, t) = (user(), client(), now());
+    let existing = session(&u, &c, t);
+    put(&store, &existing, 1).await;
+    let fresh: Vec<_> = (0..3).map(|_| session(&u, &c, t)).collect();
+    let mut same_id = session(&u, &c, t);
+    same_id.id = existing.id.clone();
+    let mut same_digest = session(&u, &c, t);
+    same_digest.digest = existing.digest;
+    let mut batch = fresh.clone();
+    batch.push(same_id);
+    batch.push(same_digest);
+    assert_eq!(import(&batch, t).await, 3);
+    assert_eq!(get(&store, &existing.digest).await, Some(existing.clone()));
+    for s in &fresh {
+        assert_eq!(get(&store, &s.digest).await, Some(s.clone()));
+    }
+    assert_eq!(import(&batch, t).await, 0);
+    assert_eq!(store.list_by_user(&u).await.unwrap().len(), 4);
+}
+
+/// A lease has one holder at a time: another holder is refused while it runs, the
+/// holder renews it, another takes it once it has expired or been released, a release
+/// by someone else changes nothing, and leases of other names are independent.
+pub async fn a_lease_has_one_holder_until_it_expires_or_is_released(backend: Arc<dyn Backend>) {
+    let Some(store) = backend.leases() else {
+        return; // no leases: every node purges, nothing to take turns on
+    };
+    let name = format!("test:{}", crate::SessionId::generate().as_str());
+    let other = format!("{name}:other");
+    let t = now();
+    let ttl = Duration::from_secs(60);
+    let at = |secs: u64| t.saturating_add(Duration::from_secs(secs));
+    let acquire = |holder: &'static str, when| {
+        let (store, name) = (store.clone(), name.clone());
+        async move { store.acquire_lease(&name, holder, ttl, when).await.unwrap() }
+    };
+    assert!(acquire("a", t).await, "a free lease is taken");
+    assert!(!acquire("b", t).await, "b is refused while a holds it");
+    assert!(
+        acquire("a", at(30)).await,
+        "the holder renews (until t + 90 s)"
+    );
+    assert!(
+        !acquire("b", at(61)).await,
+        "the renewal holds past the first expiry"
+    );
+    assert!(
+        store.acquire_lease(&other, "b", ttl, t).await.unwrap(),
+        "another name is another lease"
+    );
+    assert!(acquire("b", at(90)).await, "an expired lease is taken");
+    assert!(!acquire("a", at(91)).await, "the old holder is refused now");
+    store.release_lease(&name, "a").await.unwrap();
+    assert!(
+        !acquire("a", at(91)).await,
+        "a release by a non-holder changes nothing"
+    );
+    store.release_lease(&name, "b").await.unwrap();
+    assert!(
+        acquire("a", at(91)).await,
+        "a released lease is taken at once"
+    );
+}
