@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
 
-use durin_core::{AuthError, Client, ClientName, DigestKey, StoreError};
+use durin_core::{AuthError, Client, ClientName, DigestKey};
 use serde_json::json;
 
 use crate::Context;
@@ -68,7 +68,7 @@ async fn create(ctx: &Context, name: ClientName, policy: &PolicyArgs) -> Result<
     let durin = ctx.durin(DigestKey::generate("unused"), |b| b);
     match durin.create_client(&client).await {
         Ok(()) => {}
-        Err(AuthError::Unavailable(StoreError::Conflict(_))) => {
+        Err(AuthError::Conflict(_)) => {
             return Err(CliError::Refused(format!(
                 "client {0} already exists; change it with `durin client update {0} ...`",
                 client.name

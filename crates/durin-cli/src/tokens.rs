@@ -4,8 +4,8 @@
 use std::num::NonZeroU32;
 
 use durin_core::{
-    AuthError, Client, ClientName, DigestKey, NamedToken, SessionId, StoreError, Timestamp,
-    TokenLifetime, UserId,
+    AuthError, Client, ClientName, DigestKey, NamedToken, SessionId, Timestamp, TokenLifetime,
+    UserId,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -205,7 +205,7 @@ async fn ensure_tokens_client(ctx: &Context, name: &ClientName) -> Result<(), Cl
             );
             Ok(())
         }
-        Err(AuthError::Unavailable(StoreError::Conflict(_))) => Ok(()),
+        Err(AuthError::Conflict(_)) => Ok(()),
         Err(e) => Err(CliError::auth(format!("creating client {name}"), e)),
     }
 }

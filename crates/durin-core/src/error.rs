@@ -82,9 +82,24 @@ pub enum AuthError {
     /// The client's renewal policy refuses renewal.
     #[error("renewal not allowed for this client")]
     RenewalNotAllowed,
+    /// What the caller asked to create exists already (a client of that name): the
+    /// caller's mistake, from the store's [`StoreError::Conflict`] (HTTP 409).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The store failed: the server's fault (HTTP 503).
     #[error("authentication service unavailable")]
-    Unavailable(#[from] StoreError),
+    Unavailable(StoreError),
+}
+
+impl From<StoreError> for AuthError {
+    /// A uniqueness conflict is the caller's ([`AuthError::Conflict`]); every other
+    /// store failure is the server's ([`AuthError::Unavailable`]).
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => AuthError::Conflict(what),
+            e => AuthError::Unavailable(e),
+        }
+    }
 }
 
 impl AuthError {

@@ -26,6 +26,8 @@ pub mod messages {
         "Can't delete token if the request is authed with it. Use logout instead.";
     /// A second API key.
     pub const API_KEY_EXISTS: &str = "An API token was already issued to you.";
+    /// 409: what the caller asked to create exists already.
+    pub const CONFLICT: &str = "Already exists.";
     /// Login without a client.
     pub const NO_CLIENT: &str = "No client specified.";
     /// Login with an unknown client.
@@ -201,6 +203,7 @@ impl From<AuthError> for HttpError {
             AuthError::NotFound | AuthError::NotConfigured(_) => HttpError::not_found(),
             AuthError::CurrentSession => HttpError::detail(400, messages::CURRENT_SESSION),
             AuthError::AlreadyExists => HttpError::detail(400, messages::API_KEY_EXISTS),
+            AuthError::Conflict(_) => HttpError::detail(409, messages::CONFLICT),
             AuthError::Unavailable(_) => HttpError::unavailable(),
             // AuthError is non-exhaustive: a future variant is a server-side surprise.
             _ => HttpError::detail(500, "Internal server error."),

@@ -1,7 +1,12 @@
 //! How a third party brings its own backend to durin: `VecStore`, a deliberately plain
 //! store (a `Vec` of sessions and one of clients behind a mutex) that implements
-//! `TokenStore`, `ClientStore`, `SessionAdmin` and `SettingsStore`, and proves itself with durin-core's
-//! conformance suites (see `tests/conformance.rs`: five macro calls).
+//! `TokenStore`, `ClientStore` and `SettingsStore`, and `Backend` to hand them to durin.
+//! It proves itself with durin-core's conformance suites (`tests/conformance.rs`: two
+//! macro calls) and is served over HTTP by the example server's code
+//! (`tests/http.rs`): a [`durin_core::Node`] on it runs the cache, the purge and the
+//! rest. Optional abilities it leaves out (session administration, leases, a shared
+//! throttle, an invalidation channel) each have a trait of their own; without the last
+//! three it runs as the only node on its store.
 //!
 //! A real backend (a key-value service, a document database...) follows the same shape:
 //! make each trait method one atomic operation on the backend, and let the suites say
@@ -12,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use durin_core::{
     Client, ClientName, ClientStore, InsertOutcome, InsertPolicy, RefreshLookup, Removal, Rotation,
-    Session, SessionAdmin, SessionId, SessionQuery, SettingsStore, StoreError, Timestamp,
-    TokenDigest, TokenStore, UserId, plan_insert,
+    Session, SessionId, SettingsStore, StoreError, Timestamp, TokenDigest, TokenStore, UserId,
+    plan_insert,
 };
 use serde_json::{Map, Value};
 
@@ -30,8 +35,6 @@ struct State {
     rotated: Vec<(TokenDigest, SessionId)>,
     clients: Vec<Client>,
     settings: Vec<(UserId, ClientName, Map<String, Value>)>,
-    /// Leases: (name, holder, expiry).
-    leases: Vec<(String, String, Timestamp)>,
 }
 
 impl VecStore {
@@ -297,47 +300,6 @@ impl ClientStore for VecStore {
 }
 
 #[async_trait]
-impl SessionAdmin for VecStore {
-    async fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>, StoreError> {
-        let mut page: Vec<Session> = self
-            .state()
-            .sessions
-            .iter()
-            .filter(|s| query.user.as_ref().is_none_or(|u| &s.user_id == u))
-            .filter(|s| query.client.as_ref().is_none_or(|c| &s.client == c))
-            .filter(|s| query.after.as_ref().is_none_or(|a| &s.id > a))
-            .cloned()
-            .collect();
-        page.sort_by(|a, b| a.id.cmp(&b.id));
-        page.truncate(query.limit as usize);
-        Ok(page)
-    }
-
-    async fn count_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError> {
-        Ok(self
-            .state()
-            .sessions
-            .iter()
-            .filter(|s| &s.client == client)
-            .count() as u64)
-    }
-
-    async fn remove_client_sessions(&self, client: &ClientName) -> Result<u64, StoreError> {
-        let mut state = self.state();
-        let doomed: Vec<SessionId> = state
-            .sessions
-            .iter()
-            .filter(|s| &s.client == client)
-            .map(|s| s.id.clone())
-            .collect();
-        for id in &doomed {
-            state.remove(id, Removal::Delete);
-        }
-        Ok(doomed.len() as u64)
-    }
-}
-
-#[async_trait]
 impl SettingsStore for VecStore {
     async fn get_settings(
         &self,
@@ -382,44 +344,6 @@ impl SettingsStore for VecStore {
     }
 }
 
-// The lease the purge takes turns on when several processes share a store. A store of
-// one process could leave it out (every node purges); this one implements it so that it
-// passes the whole conformance suite.
-#[async_trait]
-impl durin_core::Leases for VecStore {
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: std::time::Duration,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let mut state = self.state();
-        let until = now.saturating_add(ttl);
-        match state.leases.iter_mut().find(|(n, _, _)| n == name) {
-            Some((_, who, expiry)) if who.as_str() == holder || *expiry <= now => {
-                *who = holder.to_owned();
-                *expiry = until;
-                Ok(true)
-            }
-            Some(_) => Ok(false),
-            None => {
-                state
-                    .leases
-                    .push((name.to_owned(), holder.to_owned(), until));
-                Ok(true)
-            }
-        }
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.state()
-            .leases
-            .retain(|(n, who, _)| !(n == name && who == holder));
-        Ok(())
-    }
-}
-
 /// What durin needs to run a node on this store: its parts. It has no invalidation
 /// channel, shared throttle or attempt limiter (it lives in one process's memory), so a
 /// node on it runs as the only one (`--single-node`).
@@ -434,13 +358,7 @@ impl durin_core::Backend for VecStore {
     fn clients(self: Arc<Self>) -> Arc<dyn ClientStore> {
         self
     }
-    fn admin(self: Arc<Self>) -> Option<Arc<dyn SessionAdmin>> {
-        Some(self)
-    }
     fn settings(self: Arc<Self>) -> Option<Arc<dyn SettingsStore>> {
-        Some(self)
-    }
-    fn leases(self: Arc<Self>) -> Option<Arc<dyn durin_core::Leases>> {
         Some(self)
     }
 }

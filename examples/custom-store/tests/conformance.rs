@@ -9,5 +9,4 @@ async fn store() -> Arc<VecStore> {
 }
 
 durin_core::backend_tests!(store);
-durin_core::session_admin_tests!(store);
 durin_core::service_tests!(store);

@@ -48,7 +48,7 @@ impl Durin {
     /// Adds a client.
     ///
     /// # Errors
-    /// [`AuthError::Unavailable`] with [`StoreError::Conflict`](crate::StoreError::Conflict) when the name is taken.
+    /// [`AuthError::Conflict`] when the name is taken.
     pub async fn create_client(&self, client: &Client) -> Result<(), AuthError> {
         self.inner.clients.create_client(client).await?;
         self.client_changed(&client.name).await;

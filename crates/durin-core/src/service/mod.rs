@@ -402,34 +402,54 @@ impl Durin {
     /// no store call and no allocation. `None` sends the session through [`admit`]
     /// (`Self::admit`), which decides the same way and does what is due.
     fn admit_at_once(&self, session: &Session, transport: Transport) -> Option<Arc<Client>> {
-        let config = &self.inner.config;
-        if config.hook.is_some()
-            || session.revoked_at.is_some()
-            || (session.transport != transport && !config.cross_transport)
-        {
+        if self.inner.config.hook.is_some() {
             return None;
         }
         let now = self.now();
+        self.precheck(session, transport, now).ok()?;
+        let client = self.inner.client_cache.get(&session.client, now)?;
+        self.due(session, &client, now)
+            .is_nothing()
+            .then_some(client)
+    }
+
+    /// The admission rules that need no I/O, in one place for the cache-hit path and the
+    /// store path: expiry, revocation, transport.
+    fn precheck(
+        &self,
+        session: &Session,
+        transport: Transport,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
         if session.is_expired(now) {
-            return None;
+            Err(AuthError::Expired)
+        } else if session.revoked_at.is_some() {
+            Err(AuthError::InvalidToken(InvalidReason::Revoked))
+        } else if session.transport != transport && !self.inner.config.cross_transport {
+            Err(AuthError::InvalidToken(InvalidReason::WrongTransport))
+        } else {
+            Ok(())
         }
-        if let Some(debounce) = config.track_last_used
-            && session
+    }
+
+    /// The writes an admitted session is due (sliding renewal, last use), decided
+    /// without I/O for both paths: the hit path answers only when nothing is due.
+    fn due(&self, session: &Session, client: &Client, now: Timestamp) -> Due {
+        let renew_to = match client.renewal {
+            Renewal::Sliding { min_interval } => {
+                let last = session.renewed_at.unwrap_or(session.created_at);
+                let next = client.expiry(session.created_at, now);
+                (now.duration_since(last) >= min_interval && next > session.expires_at)
+                    .then_some(next)
+            }
+            _ => None,
+        };
+        let touch = self.inner.config.track_last_used.is_some_and(|debounce| {
+            session
                 .last_used_at
                 .is_none_or(|at| now.duration_since(at) >= debounce)
-        {
-            return None;
-        }
-        let client = self.inner.client_cache.get(&session.client, now)?;
-        if let Renewal::Sliding { min_interval } = client.renewal {
-            let last = session.renewed_at.unwrap_or(session.created_at);
-            if now.duration_since(last) >= min_interval
-                && client.expiry(session.created_at, now) > session.expires_at
-            {
-                return None;
-            }
-        }
-        Some(client)
+        });
+        Due { renew_to, touch }
     }
 
     /// Everything after the lookup, shared by every way a session is found: expiry,
@@ -440,44 +460,33 @@ impl Durin {
         transport: Transport,
     ) -> Result<Authenticated, AuthError> {
         let now = self.now();
-        if session.is_expired(now) {
-            self.on_expired(&session, now).await?;
-            return Err(AuthError::Expired);
-        }
-        if session.revoked_at.is_some() {
-            return Err(AuthError::InvalidToken(InvalidReason::Revoked));
-        }
-        if session.transport != transport && !self.inner.config.cross_transport {
-            return Err(AuthError::InvalidToken(InvalidReason::WrongTransport));
+        match self.precheck(&session, transport, now) {
+            Err(AuthError::Expired) => {
+                self.on_expired(&session, now).await?;
+                return Err(AuthError::Expired);
+            }
+            checked => checked?,
         }
         let client = self
             .client_at(&session.client, now)
             .await?
             .ok_or(AuthError::InvalidToken(InvalidReason::ClientGone))?;
-        if let Renewal::Sliding { min_interval } = client.renewal {
-            let last = session.renewed_at.unwrap_or(session.created_at);
-            let next = client.expiry(session.created_at, now);
-            if now.duration_since(last) >= min_interval && next > session.expires_at {
-                let renewed = self
-                    .inner
-                    .tokens
-                    .extend(&session.id, next, now)
-                    .await?
-                    .ok_or(AuthError::InvalidToken(InvalidReason::Revoked))?;
-                self.observe(Event::Renewed { session: &renewed }).await;
-                session = Arc::new(renewed);
-            }
+        let due = self.due(&session, &client, now);
+        if let Some(next) = due.renew_to {
+            let renewed = self
+                .inner
+                .tokens
+                .extend(&session.id, next, now)
+                .await?
+                .ok_or(AuthError::InvalidToken(InvalidReason::Revoked))?;
+            self.observe(Event::Renewed { session: &renewed }).await;
+            session = Arc::new(renewed);
         }
-        if let Some(debounce) = self.inner.config.track_last_used {
-            let due = session
-                .last_used_at
-                .is_none_or(|at| now.duration_since(at) >= debounce);
-            if due {
-                // Best effort: a failed bookkeeping write must not refuse a valid token.
-                match self.inner.tokens.touch(&session.id, now).await {
-                    Ok(()) => Arc::make_mut(&mut session).last_used_at = Some(now),
-                    Err(error) => tracing::warn!(%error, "could not record last use"),
-                }
+        if due.touch {
+            // Best effort: a failed bookkeeping write must not refuse a valid token.
+            match self.inner.tokens.touch(&session.id, now).await {
+                Ok(()) => Arc::make_mut(&mut session).last_used_at = Some(now),
+                Err(error) => tracing::warn!(%error, "could not record last use"),
             }
         }
         if let Some(hook) = &self.inner.config.hook {
@@ -560,5 +569,19 @@ impl Durin {
         if let Some(hook) = &self.inner.config.hook {
             hook.observe(event).await;
         }
+    }
+}
+
+/// The writes an admitted session is due ([`Durin::due`]).
+struct Due {
+    /// A sliding renewal to this expiry.
+    renew_to: Option<Option<Timestamp>>,
+    /// A last-use write.
+    touch: bool,
+}
+
+impl Due {
+    fn is_nothing(&self) -> bool {
+        self.renew_to.is_none() && !self.touch
     }
 }

@@ -7,7 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{client, keep, now, session, user};
-use crate::{Backend, InsertOutcome, Session, TokenDigest, TokenStore};
+use crate::{
+    AuthError, Backend, Client, ClientName, DigestKey, Durin, InsertOutcome, LoginOptions, Session,
+    TokenDigest, TokenStore, Transport,
+};
+
+struct Fixture {
+    durin: Durin,
+    web: ClientName,
+}
 
 async fn put(store: &Arc<dyn TokenStore>, s: &Session, max: u32) {
     let outcome = store.insert(s, keep(max, s.created_at)).await.unwrap();
@@ -88,4 +96,61 @@ pub async fn a_lease_has_one_holder_until_it_expires_or_is_released(backend: Arc
         acquire("a", at(91)).await,
         "a released lease is taken at once"
     );
+}
+
+/// Settings survive logout and re-login through the same client, are separate per
+/// client, and are refused (unchanged) beyond the size limit.
+pub async fn settings_survive_logout_and_are_per_client(backend: Arc<dyn Backend>) {
+    let Some(store) = backend.clone().settings() else {
+        return; // no settings: `settings/` answers 404, nothing to keep
+    };
+    let durin = Durin::builder(
+        backend.clone().tokens(),
+        backend.clients(),
+        DigestKey::generate("k"),
+    )
+    .settings_store(store)
+    .settings_limit(1024)
+    .build();
+    let web = Client::new(client());
+    durin.create_client(&web).await.unwrap();
+    let f = Fixture {
+        durin,
+        web: web.name,
+    };
+    let mobile = Client::new(client());
+    f.durin.create_client(&mobile).await.unwrap();
+    let u = user();
+    assert!(f.durin.settings(&u, &f.web).await.unwrap().is_empty());
+    let settings = serde_json::json!({"theme": "dark", "display_name": "Ann"});
+    let settings = settings.as_object().unwrap().clone();
+    f.durin.put_settings(&u, &f.web, &settings).await.unwrap();
+    let login = f
+        .durin
+        .login(&u, &f.web, LoginOptions::default())
+        .await
+        .unwrap();
+    let auth = f
+        .durin
+        .authenticate(&login.token, Transport::Header)
+        .await
+        .unwrap();
+    f.durin.logout(&auth).await.unwrap();
+    f.durin.logout_all(&u).await.unwrap();
+    f.durin
+        .login(&u, &f.web, LoginOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(f.durin.settings(&u, &f.web).await.unwrap(), settings);
+    assert!(f.durin.settings(&u, &mobile.name).await.unwrap().is_empty());
+    let big = serde_json::json!({"blob": "x".repeat(2000)});
+    assert!(matches!(
+        f.durin
+            .put_settings(&u, &f.web, big.as_object().unwrap())
+            .await,
+        Err(AuthError::SettingsTooLarge { limit: 1024 })
+    ));
+    assert_eq!(f.durin.settings(&u, &f.web).await.unwrap(), settings);
+    assert!(f.durin.clear_settings(&u, &f.web).await.unwrap());
+    assert!(f.durin.settings(&u, &f.web).await.unwrap().is_empty());
 }

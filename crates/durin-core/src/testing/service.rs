@@ -10,13 +10,13 @@ use super::{CountingStore, MemoryChannel, client, user};
 use crate::{
     AuthError, CachedTokenStore, Client, ClientName, ClientStore, Clock, DigestKey, Durin,
     DurinBuilder, EventHook, ExpiredPolicy, InvalidReason, LoginOptions, ManualClock,
-    MemoryThrottle, NamedToken, Renewal, SessionId, SettingsStore, TokenLifetime, TokenName,
-    TokenStore, Transport, UserId, Veto, Vetoable,
+    MemoryThrottle, NamedToken, Renewal, SessionId, TokenLifetime, TokenName, TokenStore,
+    Transport, UserId, Veto, Vetoable,
 };
 
-/// A store that holds sessions, clients and settings.
-pub trait FullStore: TokenStore + ClientStore + SettingsStore {}
-impl<T: TokenStore + ClientStore + SettingsStore> FullStore for T {}
+/// A store that holds sessions and clients.
+pub trait FullStore: TokenStore + ClientStore {}
+impl<T: TokenStore + ClientStore> FullStore for T {}
 
 struct Fixture {
     durin: Durin,
@@ -862,43 +862,6 @@ pub async fn logout_all_ends_named_tokens_and_the_api_key<S: FullStore>(store: A
                 .is_err()
         );
     }
-}
-
-/// Settings survive logout and re-login through the same client, are separate per
-/// client, and are refused (unchanged) beyond the size limit.
-pub async fn settings_survive_logout_and_are_per_client<S: FullStore>(store: Arc<S>) {
-    let f = fixture_with(store.clone(), Client::new(client()), |b| {
-        b.settings_store(store).settings_limit(1024)
-    })
-    .await;
-    let mobile = Client::new(client());
-    f.durin.create_client(&mobile).await.unwrap();
-    let u = user();
-    assert!(f.durin.settings(&u, &f.web).await.unwrap().is_empty());
-    let settings = serde_json::json!({"theme": "dark", "display_name": "Ann"});
-    let settings = settings.as_object().unwrap().clone();
-    f.durin.put_settings(&u, &f.web, &settings).await.unwrap();
-    let login = f.durin.login(&u, &f.web, opts()).await.unwrap();
-    let auth = f
-        .durin
-        .authenticate(&login.token, Transport::Header)
-        .await
-        .unwrap();
-    f.durin.logout(&auth).await.unwrap();
-    f.durin.logout_all(&u).await.unwrap();
-    f.durin.login(&u, &f.web, opts()).await.unwrap();
-    assert_eq!(f.durin.settings(&u, &f.web).await.unwrap(), settings);
-    assert!(f.durin.settings(&u, &mobile.name).await.unwrap().is_empty());
-    let big = serde_json::json!({"blob": "x".repeat(2000)});
-    assert!(matches!(
-        f.durin
-            .put_settings(&u, &f.web, big.as_object().unwrap())
-            .await,
-        Err(AuthError::SettingsTooLarge { limit: 1024 })
-    ));
-    assert_eq!(f.durin.settings(&u, &f.web).await.unwrap(), settings);
-    assert!(f.durin.clear_settings(&u, &f.web).await.unwrap());
-    assert!(f.durin.settings(&u, &f.web).await.unwrap().is_empty());
 }
 
 /// Two nodes: a service and its cache per node over one store, and one channel. What one
