@@ -8,6 +8,7 @@ use durin_core::{
 
 use crate::SqlStore;
 use crate::dialect::{Arg as _, Dialect, get, push};
+use crate::error::map;
 use crate::rows::{self, session_columns};
 
 #[async_trait::async_trait]
@@ -36,7 +37,7 @@ impl<D: Dialect> SessionAdmin for SqlStore<D> {
         for (_, value) in filters {
             q = q.arg_str(value);
         }
-        let rows = q.fetch_all(self.db()).await.map_err(crate::error::map)?;
+        let rows = q.fetch_all(self.db()).await.map_err(map)?;
         rows::sessions::<D>(&rows)
     }
 
@@ -45,7 +46,7 @@ impl<D: Dialect> SessionAdmin for SqlStore<D> {
             .arg_str(client.as_str())
             .fetch_one(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         let n: i64 = get::<D, _>(&row, 0)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -55,7 +56,7 @@ impl<D: Dialect> SessionAdmin for SqlStore<D> {
             .arg_str(client.as_str())
             .execute(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         Ok(D::rows_affected(&done))
     }
 }
@@ -101,15 +102,9 @@ impl<D: Dialect> SessionImport for SqlStore<D> {
                 D::push_opt_str(&mut b, s.name.as_ref().map(TokenName::as_str));
             });
             query.push(" ON CONFLICT DO NOTHING");
-            let mut tx = D::begin_write(&self.pool)
-                .await
-                .map_err(crate::error::map)?;
-            let done = query
-                .build()
-                .execute(D::conn(&mut tx))
-                .await
-                .map_err(crate::error::map)?;
-            tx.commit().await.map_err(crate::error::map)?;
+            let mut tx = D::begin_write(&self.pool).await.map_err(map)?;
+            let done = query.build().execute(D::conn(&mut tx)).await.map_err(map)?;
+            tx.commit().await.map_err(map)?;
             inserted += D::rows_affected(&done);
         }
         Ok(inserted)

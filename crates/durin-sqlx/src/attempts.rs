@@ -10,6 +10,7 @@ use durin_core::{
 
 use crate::SqlStore;
 use crate::dialect::{Arg as _, Dialect, get};
+use crate::error::map;
 
 /// `keys` without repeats, in their first order (the refusal names the first full key).
 pub(crate) fn distinct(keys: &[AttemptKey]) -> Vec<AttemptKey> {
@@ -31,7 +32,6 @@ impl<D: Dialect> AttemptLimiter for SqlStore<D> {
         window: Duration,
         now: Timestamp,
     ) -> Result<AttemptDecision, StoreError> {
-        use crate::error::map;
         let keys = distinct(keys);
         if keys.is_empty() {
             return Ok(AttemptDecision::Reserved);
@@ -85,7 +85,7 @@ impl<D: Dialect> AttemptLimiter for SqlStore<D> {
                 .arg_bytes(&id.as_bytes()[..])
                 .execute(self.db())
                 .await
-                .map_err(crate::error::map)?;
+                .map_err(map)?;
         }
         Ok(())
     }
@@ -95,7 +95,7 @@ impl<D: Dialect> AttemptLimiter for SqlStore<D> {
             .arg(before.as_millis())
             .execute(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         Ok(D::rows_affected(&done))
     }
 }

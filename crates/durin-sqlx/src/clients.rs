@@ -5,6 +5,7 @@ use durin_core::{Client, ClientName, ClientStore, Clock as _, StoreError, System
 
 use crate::SqlStore;
 use crate::dialect::{Arg as _, Dialect, get};
+use crate::error::map;
 use crate::rows;
 
 #[async_trait::async_trait]
@@ -14,7 +15,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
             .arg_str(name.as_str())
             .fetch_optional(self.db())
             .await
-            .map_err(crate::error::map)?
+            .map_err(map)?
             .as_ref()
             .map(client::<D>)
             .transpose()
@@ -24,7 +25,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
         sqlx::query("SELECT format, policy FROM durin_clients ORDER BY name")
             .fetch_all(self.db())
             .await
-            .map_err(crate::error::map)?
+            .map_err(map)?
             .iter()
             .map(client::<D>)
             .collect()
@@ -42,7 +43,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
         .arg(now)
         .execute(self.db())
         .await
-        .map_err(crate::error::map);
+        .map_err(map);
         match result {
             Ok(_) => Ok(()),
             Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
@@ -67,7 +68,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
         .arg(now)
         .execute(self.db())
         .await
-        .map_err(crate::error::map)?;
+        .map_err(map)?;
         Ok(())
     }
 
@@ -76,7 +77,7 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
             .arg_str(name.as_str())
             .execute(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         Ok(D::rows_affected(&done) > 0)
     }
 }

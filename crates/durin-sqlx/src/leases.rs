@@ -7,6 +7,7 @@ use durin_core::{Leases, StoreError, Timestamp};
 
 use crate::SqlStore;
 use crate::dialect::{Arg as _, Dialect};
+use crate::error::map;
 
 #[async_trait::async_trait]
 impl<D: Dialect> Leases for SqlStore<D> {
@@ -34,7 +35,7 @@ impl<D: Dialect> Leases for SqlStore<D> {
         .arg(now.as_millis())
         .fetch_optional(self.db())
         .await
-        .map_err(crate::error::map)?;
+        .map_err(map)?;
         Ok(row.is_some())
     }
 
@@ -44,7 +45,7 @@ impl<D: Dialect> Leases for SqlStore<D> {
             .arg_str(holder)
             .execute(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         Ok(())
     }
 }

@@ -1,7 +1,10 @@
 //! Session and client rows: the columns, decoding them (refusing anything malformed) and
 //! the statements the token and admin code share.
 
-use durin_core::{Removal, StoreError, Timestamp};
+use durin_core::{
+    Client, ClientName, RefreshState, Removal, Session, SessionId, StoreError, Timestamp,
+    TokenDigest, TokenName, Transport, UserId,
+};
 use sqlx::Executor;
 
 use crate::dialect::{Arg as _, Dialect, get};
@@ -23,52 +26,43 @@ pub(crate) const CLIENT_FORMAT: i32 = 1;
 pub(crate) fn json<T: serde::de::DeserializeOwned>(
     column: &str,
     text: &str,
-) -> Result<T, durin_core::StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| durin_core::StoreError::Corrupt(format!("column {column}: {e}")))
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
 }
 
 /// Encodes a value as JSON text for a column.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, durin_core::StoreError> {
-    serde_json::to_string(value).map_err(durin_core::StoreError::backend)
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(StoreError::backend)
 }
 
 /// Decodes a stored digest (32 bytes).
-pub(crate) fn digest(
-    column: &str,
-    bytes: &[u8],
-) -> Result<durin_core::TokenDigest, durin_core::StoreError> {
-    durin_core::TokenDigest::from_slice(bytes).ok_or_else(|| {
-        durin_core::StoreError::Corrupt(format!("column {column}: {} bytes, not 32", bytes.len()))
+fn digest(column: &str, bytes: &[u8]) -> Result<TokenDigest, StoreError> {
+    TokenDigest::from_slice(bytes).ok_or_else(|| {
+        StoreError::Corrupt(format!("column {column}: {} bytes, not 32", bytes.len()))
     })
 }
 
 /// The raw columns of one session row, decoded by [`decode_session`].
-pub(crate) struct SessionRow {
-    pub(crate) id: String,
-    pub(crate) digest: Vec<u8>,
-    pub(crate) user_id: String,
-    pub(crate) client: String,
-    pub(crate) created_at: i64,
-    pub(crate) expires_at: Option<i64>,
-    pub(crate) renewed_at: Option<i64>,
-    pub(crate) last_used_at: Option<i64>,
-    pub(crate) scopes: String,
-    pub(crate) context: String,
-    pub(crate) transport: String,
-    pub(crate) revoked_at: Option<i64>,
-    pub(crate) refresh_digest: Option<Vec<u8>>,
-    pub(crate) refresh_expires_at: Option<i64>,
-    pub(crate) name: Option<String>,
+struct SessionRow {
+    id: String,
+    digest: Vec<u8>,
+    user_id: String,
+    client: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    renewed_at: Option<i64>,
+    last_used_at: Option<i64>,
+    scopes: String,
+    context: String,
+    transport: String,
+    revoked_at: Option<i64>,
+    refresh_digest: Option<Vec<u8>>,
+    refresh_expires_at: Option<i64>,
+    name: Option<String>,
 }
 
-/// Turns a row into a [`durin_core::Session`], refusing anything malformed.
-pub(crate) fn decode_session(
-    row: SessionRow,
-) -> Result<durin_core::Session, durin_core::StoreError> {
-    use durin_core::{
-        ClientName, RefreshState, SessionId, StoreError, Timestamp, Transport, UserId,
-    };
+/// Turns a row's columns into a [`Session`], refusing anything malformed.
+fn decode_session(row: SessionRow) -> Result<Session, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
     let refresh = match (row.refresh_digest, row.refresh_expires_at) {
         (Some(d), Some(at)) => Some(RefreshState {
@@ -78,7 +72,7 @@ pub(crate) fn decode_session(
         (None, None) => None,
         _ => return Err(corrupt("refresh_digest and refresh_expires_at disagree")),
     };
-    Ok(durin_core::Session {
+    Ok(Session {
         id: SessionId::new(row.id).map_err(|_| corrupt("id"))?,
         digest: digest("digest", &row.digest)?,
         user_id: UserId::new(row.user_id).map_err(|_| corrupt("user_id"))?,
@@ -94,19 +88,16 @@ pub(crate) fn decode_session(
         refresh,
         name: row
             .name
-            .map(durin_core::TokenName::new)
+            .map(TokenName::new)
             .transpose()
             .map_err(|_| corrupt("name"))?,
     })
 }
 
 /// Decodes a stored client policy.
-pub(crate) fn decode_client(
-    format: i32,
-    policy: &str,
-) -> Result<durin_core::Client, durin_core::StoreError> {
+pub(crate) fn decode_client(format: i32, policy: &str) -> Result<Client, StoreError> {
     if format != CLIENT_FORMAT {
-        return Err(durin_core::StoreError::Corrupt(format!(
+        return Err(StoreError::Corrupt(format!(
             "client policy format {format}; this version of durin-sqlx reads {CLIENT_FORMAT}"
         )));
     }
@@ -114,7 +105,7 @@ pub(crate) fn decode_client(
 }
 
 /// Reads a session row (columns in [`session_columns!`] order).
-pub(crate) fn session<D: Dialect>(row: &D::Row) -> Result<durin_core::Session, StoreError> {
+pub(crate) fn session<D: Dialect>(row: &D::Row) -> Result<Session, StoreError> {
     decode_session(SessionRow {
         id: get::<D, _>(row, 0)?,
         digest: get::<D, _>(row, 1)?,
@@ -135,16 +126,14 @@ pub(crate) fn session<D: Dialect>(row: &D::Row) -> Result<durin_core::Session, S
 }
 
 /// Reads session rows.
-pub(crate) fn sessions<D: Dialect>(
-    rows: &[D::Row],
-) -> Result<Vec<durin_core::Session>, StoreError> {
+pub(crate) fn sessions<D: Dialect>(rows: &[D::Row]) -> Result<Vec<Session>, StoreError> {
     rows.iter().map(session::<D>).collect()
 }
 
 /// Inserts one session.
 pub(crate) async fn insert_row<'e, D: Dialect>(
     executor: impl Executor<'e, Database = D>,
-    s: &durin_core::Session,
+    s: &Session,
 ) -> Result<(), StoreError> {
     sqlx::query(concat!(
         "INSERT INTO durin_sessions (",
@@ -165,7 +154,7 @@ pub(crate) async fn insert_row<'e, D: Dialect>(
     .arg(s.revoked_at.map(Timestamp::as_millis))
     .arg(s.refresh.as_ref().map(|r| r.digest.as_bytes().to_vec()))
     .arg(s.refresh.as_ref().map(|r| r.expires_at.as_millis()))
-    .arg_opt_str(s.name.as_ref().map(durin_core::TokenName::as_str))
+    .arg_opt_str(s.name.as_ref().map(TokenName::as_str))
     .execute(executor)
     .await
     .map_err(map)?;
@@ -176,9 +165,9 @@ pub(crate) async fn insert_row<'e, D: Dialect>(
 /// revoking, already revoked).
 pub(crate) async fn remove<'e, D: Dialect>(
     executor: impl Executor<'e, Database = D>,
-    id: &durin_core::SessionId,
+    id: &SessionId,
     how: Removal,
-) -> Result<Option<durin_core::Session>, StoreError> {
+) -> Result<Option<Session>, StoreError> {
     let row = match how {
         Removal::Delete => {
             sqlx::query(concat!(

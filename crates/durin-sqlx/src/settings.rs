@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::SqlStore;
 use crate::dialect::{Arg as _, Dialect, get};
+use crate::error::map;
 
 #[async_trait::async_trait]
 impl<D: Dialect> SettingsStore for SqlStore<D> {
@@ -20,7 +21,7 @@ impl<D: Dialect> SettingsStore for SqlStore<D> {
                 .arg_str(client.as_str())
                 .fetch_optional(self.db())
                 .await
-                .map_err(crate::error::map)?;
+                .map_err(map)?;
         row.map(|row| crate::rows::json("settings", &get::<D, String>(&row, 0)?))
             .transpose()
     }
@@ -42,7 +43,7 @@ impl<D: Dialect> SettingsStore for SqlStore<D> {
         .arg(SystemClock.now().as_millis())
         .execute(self.db())
         .await
-        .map_err(crate::error::map)?;
+        .map_err(map)?;
         Ok(())
     }
 
@@ -56,7 +57,7 @@ impl<D: Dialect> SettingsStore for SqlStore<D> {
             .arg_str(client.as_str())
             .execute(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         Ok(D::rows_affected(&done) > 0)
     }
 }

@@ -9,6 +9,7 @@ use sqlx::Pool;
 
 use crate::PoolConfig;
 use crate::dialect::Dialect;
+use crate::error::map;
 
 /// Sessions and clients in an SQL database, and what several nodes share through it: the
 /// invalidation channel ([`SqlStore::channel`]), the throttle and the failed-login limit
@@ -53,10 +54,7 @@ impl<D: Dialect> SqlStore<D> {
     /// As [`SqlStore::connect`].
     pub async fn connect_with(url: &str, config: &PoolConfig) -> Result<Self, StoreError> {
         let (options, pool) = D::options(url, config)?;
-        let pool = pool
-            .connect_with(options)
-            .await
-            .map_err(crate::error::map)?;
+        let pool = pool.connect_with(options).await.map_err(map)?;
         Ok(Self { pool })
     }
 
@@ -127,7 +125,7 @@ impl<D: Dialect> durin_core::Housekeeping for SqlStore<D> {
         let throttle = sqlx::query(D::PURGE_THROTTLE_SQL)
             .execute(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         let invalidations = D::prune_channel(&self.channel()).await?;
         Ok(HousekeepingReport::new(
             attempts,

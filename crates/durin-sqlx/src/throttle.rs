@@ -15,6 +15,7 @@ use durin_core::{AttemptKey, Rate, StoreError, Throttle, ThrottleDecision};
 
 use crate::SqlStore;
 use crate::dialect::{Arg as _, Dialect, get};
+use crate::error::map;
 
 /// The throttle statement with the dialect's clock (`now`, microseconds since the epoch)
 /// and two-argument maximum (`max`), for `Dialect::THROTTLE_SQL`. `$1` key, `$2` emission interval, `$3` tolerance
@@ -105,7 +106,7 @@ impl<D: Dialect> Throttle for SqlStore<D> {
             .arg(gcra.tolerance)
             .fetch_one(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         Ok(decision(get::<D, _>(&row, 0)?, get::<D, _>(&row, 1)?))
     }
 }

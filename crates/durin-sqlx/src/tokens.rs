@@ -2,6 +2,8 @@
 //! probe; writes that must be atomic across rows (login with eviction, logout-all, a
 //! refresh rotation) in one transaction holding the dialect's write lock.
 
+use std::sync::Arc;
+
 use durin_core::{
     InsertOutcome, InsertPolicy, RefreshLookup, Removal, Rotation, Session, SessionId, StoreError,
     Timestamp, TokenDigest, TokenStore, UserId, plan_insert,
@@ -9,6 +11,7 @@ use durin_core::{
 
 use crate::SqlStore;
 use crate::dialect::{Arg as _, Dialect, get};
+use crate::error::map;
 use crate::rows::{self, session_columns};
 
 #[async_trait::async_trait]
@@ -23,7 +26,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         // live tokens of one name. The policy itself is core's `plan_insert`.
         let mut tx = D::begin_user_write(&self.pool, &session.user_id)
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         let existing = sqlx::query(concat!(
             "SELECT ",
             session_columns!(),
@@ -34,7 +37,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .arg(policy.now.as_millis())
         .fetch_all(D::conn(&mut tx))
         .await
-        .map_err(crate::error::map)?;
+        .map_err(map)?;
         let existing = rows::sessions::<D>(&existing)?;
         let doomed = match plan_insert(&existing, session, &policy) {
             Ok(doomed) => doomed,
@@ -47,14 +50,11 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
             }
         }
         rows::insert_row(D::conn(&mut tx), session).await?;
-        tx.commit().await.map_err(crate::error::map)?;
+        tx.commit().await.map_err(map)?;
         Ok(InsertOutcome::Inserted { removed })
     }
 
-    async fn get(
-        &self,
-        digest: &TokenDigest,
-    ) -> Result<Option<std::sync::Arc<Session>>, StoreError> {
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
         sqlx::query(concat!(
             "SELECT ",
             session_columns!(),
@@ -63,9 +63,9 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .arg_bytes(&digest.as_bytes()[..])
         .fetch_optional(self.db())
         .await
-        .map_err(crate::error::map)?
+        .map_err(map)?
         .as_ref()
-        .map(|row| rows::session::<D>(row).map(std::sync::Arc::new))
+        .map(|row| rows::session::<D>(row).map(Arc::new))
         .transpose()
     }
 
@@ -78,7 +78,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .arg_str(id.as_str())
         .fetch_optional(self.db())
         .await
-        .map_err(crate::error::map)?
+        .map_err(map)?
         .as_ref()
         .map(rows::session::<D>)
         .transpose()
@@ -96,7 +96,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .arg_bytes(&digest.as_bytes()[..])
         .fetch_optional(self.db())
         .await
-        .map_err(crate::error::map)?;
+        .map_err(map)?;
         if let Some(row) = current {
             return Ok(Some(RefreshLookup::Current(Box::new(rows::session::<D>(
                 &row,
@@ -106,7 +106,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
             .arg_bytes(&digest.as_bytes()[..])
             .fetch_optional(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         match rotated {
             None => Ok(None),
             Some(row) => {
@@ -127,7 +127,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .arg_str(user.as_str())
         .fetch_all(self.db())
         .await
-        .map_err(crate::error::map)?;
+        .map_err(map)?;
         rows::sessions::<D>(&rows)
     }
 
@@ -149,7 +149,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .arg(renewed_at.as_millis())
         .fetch_optional(self.db())
         .await
-        .map_err(crate::error::map)?
+        .map_err(map)?
         .as_ref()
         .map(rows::session::<D>)
         .transpose()
@@ -161,7 +161,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
             .arg(at.as_millis())
             .execute(self.db())
             .await
-            .map_err(crate::error::map)?;
+            .map_err(map)?;
         Ok(())
     }
 
@@ -178,7 +178,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
                 .arg_bytes(&new.as_bytes()[..])
                 .execute(self.db())
                 .await;
-        match result.map_err(crate::error::map) {
+        match result.map_err(map) {
             Ok(done) => Ok(D::rows_affected(&done) == 1),
             // Another session already holds the new digest: leave this one be.
             Err(StoreError::Conflict(_)) => Ok(false),
@@ -192,9 +192,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         presented: &TokenDigest,
         rotation: &Rotation,
     ) -> Result<Option<Session>, StoreError> {
-        let mut tx = D::begin_write(&self.pool)
-            .await
-            .map_err(crate::error::map)?;
+        let mut tx = D::begin_write(&self.pool).await.map_err(map)?;
         let row = sqlx::query(concat!(
             "UPDATE durin_sessions SET digest = $3, expires_at = $4, renewed_at = $5, \
              refresh_digest = $6, refresh_expires_at = $7 \
@@ -210,7 +208,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .arg(rotation.refresh_expires_at.as_millis())
         .fetch_optional(D::conn(&mut tx))
         .await
-        .map_err(crate::error::map)?;
+        .map_err(map)?;
         let Some(row) = row else { return Ok(None) };
         let session = rows::session::<D>(&row)?;
         sqlx::query("INSERT INTO durin_rotated_refresh (digest, session_id) VALUES ($1, $2)")
@@ -218,8 +216,8 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
             .arg_str(id.as_str())
             .execute(D::conn(&mut tx))
             .await
-            .map_err(crate::error::map)?;
-        tx.commit().await.map_err(crate::error::map)?;
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
         Ok(Some(session))
     }
 
@@ -235,9 +233,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
     ) -> Result<Vec<Session>, StoreError> {
         // Session ids are never empty, so '' excepts nothing.
         let except = except.map_or("", SessionId::as_str);
-        let mut tx = D::begin_user_write(&self.pool, user)
-            .await
-            .map_err(crate::error::map)?;
+        let mut tx = D::begin_user_write(&self.pool, user).await.map_err(map)?;
         let rows = match how {
             Removal::Delete => {
                 sqlx::query(concat!(
@@ -262,8 +258,8 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
                 .await
             }
         }
-        .map_err(crate::error::map)?;
-        tx.commit().await.map_err(crate::error::map)?;
+        .map_err(map)?;
+        tx.commit().await.map_err(map)?;
         let mut removed = rows::sessions::<D>(&rows)?;
         for session in &mut removed {
             session.revoked_at = None;
@@ -285,7 +281,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .arg(i64::from(batch))
         .execute(self.db())
         .await
-        .map_err(crate::error::map)?;
+        .map_err(map)?;
         Ok(D::rows_affected(&done))
     }
 }
