@@ -132,4 +132,30 @@ mod tests {
         assert!(sql.contains("DO UPDATE SET admitted = CASE WHEN MAX(t.tat, NOW) - $3 <= NOW"));
         assert!(sql.ends_with("RETURNING CAST(admitted AS BIGINT), tat - $3 - NOW"));
     }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_reads_the_server_clock() {
+        use crate::Dialect as _;
+        let now = "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT";
+        let sql = sqlx::Postgres::THROTTLE_SQL;
+        assert!(sql.contains(&format!("CASE WHEN GREATEST(t.tat, {now}) - $3 <= {now}")));
+        assert_eq!(
+            sqlx::Postgres::PURGE_THROTTLE_SQL,
+            format!("DELETE FROM durin_throttle WHERE tat < {now}")
+        );
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_reads_its_own_clock() {
+        use crate::Dialect as _;
+        let now = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
+        let sql = sqlx::Sqlite::THROTTLE_SQL;
+        assert!(sql.contains(&format!("CASE WHEN MAX(t.tat, {now}) - $3 <= {now}")));
+        assert_eq!(
+            sqlx::Sqlite::PURGE_THROTTLE_SQL,
+            format!("DELETE FROM durin_throttle WHERE tat < {now}")
+        );
+    }
 }
