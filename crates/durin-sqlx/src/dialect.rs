@@ -30,7 +30,8 @@ use crate::PoolConfig;
 ///
 /// Sealed: the store's SQL is written for exactly these two (`$N` placeholders,
 /// `RETURNING`, `ON CONFLICT`, the lock each write takes), which no type bound can check
-/// for a third database; sealing also lets the trait grow without a breaking change.
+/// for a third database; sealing also lets the trait grow without a breaking change. Its
+/// items are hidden from the docs: they are how the store is built, not an API.
 pub trait Dialect:
     Database<Arguments: IntoArguments<Self> + Default, Connection: Migrate>
     + sealed::Sealed
@@ -55,7 +56,7 @@ pub trait Dialect:
 
     /// The backend's name (`durin_core::Backend::name`).
     #[doc(hidden)]
-    const NAME: &'static str;
+    const BACKEND: &'static str;
 
     /// The throttle's GCRA statement, with this database's clock and two-argument maximum
     /// (see `throttle.rs`).

@@ -55,7 +55,7 @@ impl Sealed for Postgres {}
 
 impl Dialect for Postgres {
     const STORE: &'static str = "PostgresStore";
-    const NAME: &'static str = "postgres";
+    const BACKEND: &'static str = "postgres";
     const THROTTLE_SQL: &'static str =
         crate::throttle::gcra_sql!(now = now_micros!(), max = "GREATEST");
     const PURGE_THROTTLE_SQL: &'static str =

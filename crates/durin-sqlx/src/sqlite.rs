@@ -54,7 +54,7 @@ impl Sealed for Sqlite {}
 
 impl Dialect for Sqlite {
     const STORE: &'static str = "SqliteStore";
-    const NAME: &'static str = "sqlite";
+    const BACKEND: &'static str = "sqlite";
     const THROTTLE_SQL: &'static str = crate::throttle::gcra_sql!(now = now_micros!(), max = "MAX");
     const PURGE_THROTTLE_SQL: &'static str =
         concat!("DELETE FROM durin_throttle WHERE tat < ", now_micros!());

@@ -138,7 +138,7 @@ impl<D: Dialect> durin_core::Housekeeping for SqlStore<D> {
 #[async_trait::async_trait]
 impl<D: Dialect> durin_core::Backend for SqlStore<D> {
     fn name(&self) -> &'static str {
-        <D as Dialect>::NAME
+        D::BACKEND
     }
     fn tokens(self: Arc<Self>) -> Arc<dyn durin_core::TokenStore> {
         self
