@@ -2,7 +2,15 @@
 //! `durin_login_attempts`, reserved in one transaction that serialises the keys' writers
 //! (PostgreSQL: advisory locks per key in sorted order; SQLite: `BEGIN IMMEDIATE`).
 
-use durin_core::AttemptKey;
+use std::time::Duration;
+
+use durin_core::{
+    AttemptDecision, AttemptId, AttemptKey, AttemptLimiter, StoreError, Timestamp, retry_after,
+};
+
+use crate::SqlStore;
+use crate::dialect::{Arg as _, Dialect, get};
+use crate::error::map;
 
 /// `keys` without repeats, in their first order (the refusal names the first full key).
 pub(crate) fn distinct(keys: &[AttemptKey]) -> Vec<AttemptKey> {
@@ -15,97 +23,82 @@ pub(crate) fn distinct(keys: &[AttemptKey]) -> Vec<AttemptKey> {
     out
 }
 
-/// Implements `durin_core::AttemptLimiter` for a store type with a `pool` field and a
-/// `begin_attempts(&self, &[AttemptKey])` that opens a transaction serialising every
-/// writer of those keys.
-macro_rules! impl_attempt_limiter {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl durin_core::AttemptLimiter for $store {
-            async fn reserve(
-                &self,
-                keys: &[durin_core::AttemptKey],
-                id: durin_core::AttemptId,
-                window: std::time::Duration,
-                now: durin_core::Timestamp,
-            ) -> Result<durin_core::AttemptDecision, durin_core::StoreError> {
-                use $crate::error::map;
-                let keys = $crate::attempts::distinct(keys);
-                if keys.is_empty() {
-                    return Ok(durin_core::AttemptDecision::Reserved);
-                }
-                let cutoff = now.saturating_sub(window).as_millis();
-                let mut tx = self.begin_attempts(&keys).await.map_err(map)?;
-                for key in &keys {
-                    sqlx::query("DELETE FROM durin_login_attempts WHERE key = $1 AND at <= $2")
-                        .bind(&key.hash()[..])
-                        .bind(cutoff)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map)?;
-                    let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
-                        "SELECT COUNT(*), MIN(at) FROM durin_login_attempts WHERE key = $1",
-                    )
-                    .bind(&key.hash()[..])
-                    .fetch_one(&mut *tx)
+#[async_trait::async_trait]
+impl<D: Dialect> AttemptLimiter for SqlStore<D> {
+    async fn reserve(
+        &self,
+        keys: &[AttemptKey],
+        id: AttemptId,
+        window: Duration,
+        now: Timestamp,
+    ) -> Result<AttemptDecision, StoreError> {
+        let keys = distinct(keys);
+        if keys.is_empty() {
+            return Ok(AttemptDecision::Reserved);
+        }
+        let cutoff = now.saturating_sub(window).as_millis();
+        let mut tx = D::begin_attempts(&self.pool, &keys).await.map_err(map)?;
+        for key in &keys {
+            sqlx::query("DELETE FROM durin_login_attempts WHERE key = $1 AND at <= $2")
+                .arg_bytes(&key.hash()[..])
+                .arg(cutoff)
+                .execute(D::conn(&mut tx))
+                .await
+                .map_err(map)?;
+            let row =
+                sqlx::query("SELECT COUNT(*), MIN(at) FROM durin_login_attempts WHERE key = $1")
+                    .arg_bytes(&key.hash()[..])
+                    .fetch_one(D::conn(&mut tx))
                     .await
                     .map_err(map)?;
-                    if count >= i64::from(key.limit()) {
-                        // Keep the expired attempts' deletion: it changes no decision.
-                        tx.commit().await.map_err(map)?;
-                        let oldest = oldest.map_or(now, durin_core::Timestamp::from_millis);
-                        return Ok(durin_core::AttemptDecision::Refused {
-                            retry_after: durin_core::retry_after(oldest, window, now),
-                        });
-                    }
-                }
-                for key in &keys {
-                    sqlx::query(
-                        "INSERT INTO durin_login_attempts (key, id, at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (key, id) DO NOTHING",
-                    )
-                    .bind(&key.hash()[..])
-                    .bind(&id.as_bytes()[..])
-                    .bind(now.as_millis())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map)?;
-                }
+            let (count, oldest): (i64, Option<i64>) =
+                (get::<D, _>(&row, 0)?, get::<D, _>(&row, 1)?);
+            if count >= i64::from(key.limit()) {
+                // Keep the expired attempts' deletion: it changes no decision.
                 tx.commit().await.map_err(map)?;
-                Ok(durin_core::AttemptDecision::Reserved)
-            }
-
-            async fn release(
-                &self,
-                keys: &[durin_core::AttemptKey],
-                id: durin_core::AttemptId,
-            ) -> Result<(), durin_core::StoreError> {
-                for key in $crate::attempts::distinct(keys) {
-                    sqlx::query("DELETE FROM durin_login_attempts WHERE key = $1 AND id = $2")
-                        .bind(&key.hash()[..])
-                        .bind(&id.as_bytes()[..])
-                        .execute(&self.pool)
-                        .await
-                        .map_err($crate::error::map)?;
-                }
-                Ok(())
-            }
-
-            async fn purge_attempts(
-                &self,
-                before: durin_core::Timestamp,
-            ) -> Result<u64, durin_core::StoreError> {
-                let done = sqlx::query("DELETE FROM durin_login_attempts WHERE at < $1")
-                    .bind(before.as_millis())
-                    .execute(&self.pool)
-                    .await
-                    .map_err($crate::error::map)?;
-                Ok(done.rows_affected())
+                let oldest = oldest.map_or(now, Timestamp::from_millis);
+                return Ok(AttemptDecision::Refused {
+                    retry_after: retry_after(oldest, window, now),
+                });
             }
         }
-    };
+        for key in &keys {
+            sqlx::query(
+                "INSERT INTO durin_login_attempts (key, id, at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key, id) DO NOTHING",
+            )
+            .arg_bytes(&key.hash()[..])
+            .arg_bytes(&id.as_bytes()[..])
+            .arg(now.as_millis())
+            .execute(D::conn(&mut tx))
+            .await
+            .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(AttemptDecision::Reserved)
+    }
+
+    async fn release(&self, keys: &[AttemptKey], id: AttemptId) -> Result<(), StoreError> {
+        for key in distinct(keys) {
+            sqlx::query("DELETE FROM durin_login_attempts WHERE key = $1 AND id = $2")
+                .arg_bytes(&key.hash()[..])
+                .arg_bytes(&id.as_bytes()[..])
+                .execute(self.db())
+                .await
+                .map_err(map)?;
+        }
+        Ok(())
+    }
+
+    async fn purge_attempts(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM durin_login_attempts WHERE at < $1")
+            .arg(before.as_millis())
+            .execute(self.db())
+            .await
+            .map_err(map)?;
+        Ok(D::rows_affected(&done))
+    }
 }
-pub(crate) use impl_attempt_limiter;
 
 #[cfg(test)]
 mod tests {

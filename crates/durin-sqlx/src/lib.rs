@@ -2,26 +2,40 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod admin;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod attempts;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod clients;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod dialect;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod error;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod leases;
 #[cfg(feature = "postgres")]
 mod pg_channel;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
-mod settings;
+mod rows;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
-mod sql;
+mod settings;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite_channel;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod store;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod throttle;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod tokens;
 
 use std::time::Duration;
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use dialect::Dialect;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use error::Error;
 #[cfg(feature = "postgres")]
@@ -32,6 +46,8 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_channel::SqliteChannel;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use store::SqlStore;
 
 /// sqlx, re-exported so applications name the same version (`durin_sqlx::sqlx::PgPool`).
 pub use sqlx;

@@ -1,26 +1,19 @@
-//! [`PostgresStore`]: sessions and clients in PostgreSQL.
+//! [`PostgresStore`]: sessions and clients in PostgreSQL; what the [`Dialect`] of
+//! [`sqlx::Postgres`] supplies.
 
 use std::str::FromStr;
-use std::time::Duration;
 
-use durin_core::{AttemptKey, AttemptLimiter as _, Clock as _, StoreError, SystemClock, UserId};
+use durin_core::{AttemptKey, StoreError, UserId};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use durin_core::HousekeepingReport;
-
-use crate::{MIGRATIONS_TABLE, PgChannel, PoolConfig};
-
-/// The first key of durin's advisory locks (`pg_advisory_xact_lock(int, int)`), so they
-/// never collide with an application's single-key locks or other classes: `'du'`.
-const LOCK_CLASS: i32 = 0x6475;
-/// The first key of the failed-login limit's advisory locks: `'dl'`.
-const ATTEMPT_LOCK_CLASS: i32 = 0x646c;
+use crate::dialect::{Dialect, Sealed};
+use crate::{MIGRATIONS_TABLE, PgChannel, PoolConfig, SqlStore};
 
 /// Sessions and clients in PostgreSQL, and what several nodes share through it: the
-/// invalidation channel ([`PostgresStore::channel`]), the throttle and the failed-login
-/// limit (`impl Throttle` and `impl AttemptLimiter`).
+/// invalidation channel ([`SqlStore::channel`], a [`PgChannel`]), the throttle and the
+/// failed-login limit (`impl Throttle` and `impl AttemptLimiter`).
 ///
 /// Every write that must be atomic across rows (login with eviction, logout-all) runs in
 /// one transaction holding a per-user advisory lock, so concurrent logins of one user
@@ -33,17 +26,21 @@ const ATTEMPT_LOCK_CLASS: i32 = 0x646c;
 /// store.migrate().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
-}
+pub type PostgresStore = SqlStore<Postgres>;
 
-impl std::fmt::Debug for PostgresStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresStore")
-            .field("connections", &self.pool.size())
-            .finish()
-    }
+/// The first key of durin's advisory locks (`pg_advisory_xact_lock(int, int)`), so they
+/// never collide with an application's single-key locks or other classes: `'du'`.
+const LOCK_CLASS: i32 = 0x6475;
+/// The first key of the failed-login limit's advisory locks: `'dl'`.
+const ATTEMPT_LOCK_CLASS: i32 = 0x646c;
+
+/// The server's clock in microseconds, so nodes on hosts with skewed clocks agree.
+/// `statement_timestamp()` is one instant for the whole statement, so the throttle's
+/// decision and its new state agree.
+macro_rules! now_micros {
+    () => {
+        "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT"
+    };
 }
 
 /// The embedded migrations for PostgreSQL, recorded in durin's own table
@@ -54,40 +51,24 @@ pub(crate) fn migrator() -> Migrator {
     migrator
 }
 
-impl PostgresStore {
-    /// Connects with the default [`PoolConfig`]; fails when the server cannot be
-    /// reached. Does not migrate: call [`PostgresStore::migrate`].
-    ///
-    /// # Errors
-    /// [`StoreError::Unavailable`] when the server cannot be reached;
-    /// [`StoreError::Backend`] for a malformed URL.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, &PoolConfig::default()).await
+impl Sealed for Postgres {}
+
+impl Dialect for Postgres {
+    const STORE: &'static str = "PostgresStore";
+    const BACKEND: &'static str = "postgres";
+    const THROTTLE_SQL: &'static str =
+        crate::throttle::gcra_sql!(now = now_micros!(), max = "GREATEST");
+    const PURGE_THROTTLE_SQL: &'static str =
+        concat!("DELETE FROM durin_throttle WHERE tat < ", now_micros!());
+
+    type Channel = PgChannel;
+
+    fn migrator() -> Migrator {
+        migrator()
     }
 
-    /// Connects with `config`.
-    ///
-    /// # Errors
-    /// As [`PostgresStore::connect`].
-    pub async fn connect_with(url: &str, config: &PoolConfig) -> Result<Self, StoreError> {
-        let (options, pool) = Self::options(url, config)?;
-        let pool = pool
-            .connect_with(options)
-            .await
-            .map_err(crate::error::map)?;
-        Ok(Self { pool })
-    }
-
-    /// A store whose connections open on first use: building it never fails on an
-    /// unreachable server (its operations answer [`StoreError::Unavailable`] instead).
-    ///
-    /// # Errors
-    /// [`StoreError::Backend`] for a malformed URL.
-    pub fn connect_lazy(url: &str, config: &PoolConfig) -> Result<Self, StoreError> {
-        let (options, pool) = Self::options(url, config)?;
-        Ok(Self {
-            pool: pool.connect_lazy_with(options),
-        })
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
     }
 
     fn options(
@@ -107,44 +88,39 @@ impl PostgresStore {
         Ok((options, pool))
     }
 
-    /// Wraps a pool the application already has.
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+    fn channel(pool: PgPool) -> PgChannel {
+        PgChannel::new(pool)
     }
 
-    /// The pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// `LISTEN`/`NOTIFY` keeps no rows.
+    async fn prune_channel(_channel: &PgChannel) -> Result<u64, StoreError> {
+        Ok(0)
     }
 
-    /// Applies durin's pending migrations (idempotent; concurrent callers are
-    /// serialised by sqlx's migration lock).
-    ///
-    /// # Errors
-    /// [`StoreError`] when a migration fails or the server cannot be reached.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        migrator()
-            .run(&self.pool)
-            .await
-            .map_err(crate::migrate_error)
+    async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
     }
 
-    /// Closes the pool: later operations answer [`StoreError::Unavailable`].
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// The invalidation channel of every node on this database and schema
-    /// (`LISTEN`/`NOTIFY`); cheap, it shares the pool. See [`PgChannel`].
-    pub fn channel(&self) -> PgChannel {
-        PgChannel::new(self.pool.clone())
+    async fn begin_user_write(
+        pool: &PgPool,
+        user: &UserId,
+    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        // One lock per transaction, always the same kind: no lock-order deadlock. Two
+        // users whose ids hash alike merely queue behind each other.
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(LOCK_CLASS)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 
     /// A transaction holding the advisory lock of each of `keys`, taken in sorted order so
     /// that two reservations sharing keys cannot deadlock. A lock is named by the first
     /// four bytes of the key's hash: keys that collide merely queue behind each other.
     async fn begin_attempts(
-        &self,
+        pool: &PgPool,
         keys: &[AttemptKey],
     ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         let mut locks: Vec<i32> = keys
@@ -156,7 +132,7 @@ impl PostgresStore {
             .collect();
         locks.sort_unstable();
         locks.dedup();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         for lock in locks {
             sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
                 .bind(ATTEMPT_LOCK_CLASS)
@@ -165,61 +141,5 @@ impl PostgresStore {
                 .await?;
         }
         Ok(tx)
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
-    }
-
-    async fn begin_user_write(
-        &self,
-        user: &UserId,
-    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        // One lock per transaction, always the same kind: no lock-order deadlock. Two
-        // users whose ids hash alike merely queue behind each other.
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(LOCK_CLASS)
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
-    }
-}
-
-crate::sql::impl_sql_store!(PostgresStore, PgRow, "postgres");
-crate::settings::impl_settings_store!(PostgresStore);
-crate::attempts::impl_attempt_limiter!(PostgresStore);
-// The server's clock, so nodes on hosts with skewed clocks agree. `statement_timestamp()`
-// is one instant for the whole statement, so the decision and the new state agree.
-crate::throttle::impl_throttle!(
-    PostgresStore,
-    crate::throttle::gcra_sql!(
-        now = "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT",
-        max = "GREATEST"
-    )
-);
-
-#[async_trait::async_trait]
-impl durin_core::Housekeeping for PostgresStore {
-    async fn housekeeping(
-        &self,
-        attempt_window: Duration,
-    ) -> Result<HousekeepingReport, StoreError> {
-        let attempts = self
-            .purge_attempts(SystemClock.now().saturating_sub(attempt_window))
-            .await?;
-        let throttle = sqlx::query(
-            "DELETE FROM durin_throttle \
-             WHERE tat < (EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT",
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(crate::error::map)?;
-        Ok(HousekeepingReport::new(
-            attempts,
-            throttle.rows_affected(),
-            0,
-        ))
     }
 }

@@ -1,4 +1,4 @@
-//! `Throttle` on both SQL backends: GCRA in one upsert per check, in `durin_throttle`.
+//! `Throttle` on both databases: GCRA in one upsert per check, in `durin_throttle`.
 //!
 //! The state of a key at a rate is its theoretical arrival time (TAT, microseconds). A
 //! rate `N/period` has an emission interval `T = period / N` and admits a burst of `N`:
@@ -11,14 +11,18 @@
 
 use std::time::Duration;
 
-use durin_core::{AttemptKey, Rate};
+use durin_core::{AttemptKey, Rate, StoreError, Throttle, ThrottleDecision};
 
-/// The throttle statement with the backend's clock (`now`, microseconds since the epoch)
-/// and two-argument maximum (`max`). `$1` key, `$2` emission interval, `$3` tolerance
+use crate::SqlStore;
+use crate::dialect::{Arg as _, Dialect, get};
+use crate::error::map;
+
+/// The throttle statement with the dialect's clock (`now`, microseconds since the epoch)
+/// and two-argument maximum (`max`), for `Dialect::THROTTLE_SQL`. `$1` key, `$2` emission interval, `$3` tolerance
 /// `T·(N-1)`, both in microseconds. Returns `admitted` (0 or 1) and the microseconds
 /// until the next admission (meaningful when refused).
 macro_rules! gcra_sql {
-    (now = $now:literal, max = $max:literal) => {
+    (now = $now:expr, max = $max:expr) => {
         concat!(
             "INSERT INTO durin_throttle AS t (key, tat, admitted) VALUES ($1, ",
             $now,
@@ -82,41 +86,30 @@ fn micros(d: Duration) -> i64 {
 }
 
 /// Turns the statement's answer into a decision.
-pub(crate) fn decision(admitted: i64, wait_micros: i64) -> durin_core::ThrottleDecision {
+pub(crate) fn decision(admitted: i64, wait_micros: i64) -> ThrottleDecision {
     if admitted != 0 {
-        durin_core::ThrottleDecision::Allowed
+        ThrottleDecision::Allowed
     } else {
-        durin_core::ThrottleDecision::Limited {
+        ThrottleDecision::Limited {
             retry_after: Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0).max(1)),
         }
     }
 }
 
-/// Implements `durin_core::Throttle` for a store type with a `pool` field, running `$sql`
-/// (from [`gcra_sql!`]).
-macro_rules! impl_throttle {
-    ($store:ty, $sql:expr) => {
-        #[async_trait::async_trait]
-        impl durin_core::Throttle for $store {
-            async fn check(
-                &self,
-                key: &str,
-                rate: durin_core::Rate,
-            ) -> Result<durin_core::ThrottleDecision, durin_core::StoreError> {
-                let gcra = $crate::throttle::Gcra::new(key, rate);
-                let (admitted, wait): (i64, i64) = sqlx::query_as($sql)
-                    .bind(&gcra.key[..])
-                    .bind(gcra.interval)
-                    .bind(gcra.tolerance)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err($crate::error::map)?;
-                Ok($crate::throttle::decision(admitted, wait))
-            }
-        }
-    };
+#[async_trait::async_trait]
+impl<D: Dialect> Throttle for SqlStore<D> {
+    async fn check(&self, key: &str, rate: Rate) -> Result<ThrottleDecision, StoreError> {
+        let gcra = Gcra::new(key, rate);
+        let row = sqlx::query(D::THROTTLE_SQL)
+            .arg_bytes(&gcra.key[..])
+            .arg(gcra.interval)
+            .arg(gcra.tolerance)
+            .fetch_one(self.db())
+            .await
+            .map_err(map)?;
+        Ok(decision(get::<D, _>(&row, 0)?, get::<D, _>(&row, 1)?))
+    }
 }
-pub(crate) use impl_throttle;
 
 #[cfg(test)]
 mod tests {
@@ -138,5 +131,31 @@ mod tests {
         let sql = gcra_sql!(now = "NOW", max = "MAX");
         assert!(sql.contains("DO UPDATE SET admitted = CASE WHEN MAX(t.tat, NOW) - $3 <= NOW"));
         assert!(sql.ends_with("RETURNING CAST(admitted AS BIGINT), tat - $3 - NOW"));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_reads_the_server_clock() {
+        use crate::Dialect as _;
+        let now = "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT";
+        let sql = sqlx::Postgres::THROTTLE_SQL;
+        assert!(sql.contains(&format!("CASE WHEN GREATEST(t.tat, {now}) - $3 <= {now}")));
+        assert_eq!(
+            sqlx::Postgres::PURGE_THROTTLE_SQL,
+            format!("DELETE FROM durin_throttle WHERE tat < {now}")
+        );
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_reads_its_own_clock() {
+        use crate::Dialect as _;
+        let now = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
+        let sql = sqlx::Sqlite::THROTTLE_SQL;
+        assert!(sql.contains(&format!("CASE WHEN MAX(t.tat, {now}) - $3 <= {now}")));
+        assert_eq!(
+            sqlx::Sqlite::PURGE_THROTTLE_SQL,
+            format!("DELETE FROM durin_throttle WHERE tat < {now}")
+        );
     }
 }
