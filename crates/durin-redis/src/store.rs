@@ -437,7 +437,7 @@ impl durin_core::Leases for RedisStore {
 }
 
 /// Redis as a whole backend: sessions, clients, administration, settings, the shared
-/// throttle ([`RedisThrottle`]), the failed-login limit, leases and the invalidation
+/// throttle ([`crate::RedisThrottle`]), the failed-login limit, leases and the invalidation
 /// stream. Keys expire by themselves, so there is no housekeeping to run.
 #[async_trait]
 impl durin_core::Backend for RedisStore {
