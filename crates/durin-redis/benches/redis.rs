@@ -25,8 +25,8 @@ use durin_core::{
     CachedTokenStore, Client, ClientName, DigestKey, Durin, LoginOptions, Rate, Throttle,
     TokenPrefix, TokenString, Transport, UserId,
 };
+use durin_redis::Connection;
 use durin_redis::redis::Script;
-use durin_redis::redis::aio::ConnectionManager;
 use durin_redis::{RedisConfig, RedisStore, RedisThrottle};
 use futures::future::join_all;
 use tokio::runtime::Runtime;
@@ -40,7 +40,7 @@ struct Setup {
     token: TokenString,
     unknown: TokenString,
     session_key: String,
-    conn: ConnectionManager,
+    conn: Connection,
     throttle: RedisThrottle,
     rate: Rate,
     trivial: Script,

@@ -10,10 +10,15 @@ pub(crate) struct Keys {
 }
 
 impl Keys {
-    pub(crate) fn new(prefix: &str) -> Self {
-        Keys {
-            prefix: prefix.to_owned(),
-        }
+    /// The keys under `prefix`; on a cluster (`cluster`), the prefix becomes a hash tag
+    /// (`{prefix}`) unless it holds one already, so that every key shares one slot.
+    pub(crate) fn new(prefix: &str, cluster: bool) -> Self {
+        let prefix = if cluster && !prefix.contains('{') {
+            format!("{{{prefix}}}")
+        } else {
+            prefix.to_owned()
+        };
+        Keys { prefix }
     }
 
     pub(crate) fn prefix(&self) -> &str {
@@ -116,7 +121,7 @@ mod tests {
 
     #[test]
     fn user_keys_carry_the_user_as_a_hash_tag() {
-        let keys = Keys::new("durin");
+        let keys = Keys::new("durin", false);
         let user = UserId::new("alice").unwrap();
         assert_eq!(keys.user(&user), "durin:u:{alice}:i");
         let digest = TokenDigest::from_bytes([0xab; 32]);
@@ -132,5 +137,8 @@ mod tests {
             keys.attempts(&attempt),
             format!("durin:la:{}", "0f".repeat(16))
         );
+        let cluster = Keys::new("durin", true);
+        assert_eq!(cluster.user(&user), "{durin}:u:{alice}:i");
+        assert_eq!(Keys::new("{app}:auth", true).prefix(), "{app}:auth");
     }
 }

@@ -12,14 +12,16 @@ use durin_core::{
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
+use crate::conn::{Connection, Endpoint};
 use crate::error::store_error;
 use crate::keys::Keys;
 use crate::record::{decode_session, encode_session};
 use crate::scripts::SCRIPTS;
 use crate::{Error, RedisChannel, RedisConfig};
 
-/// Sessions, clients and the admin listing in Redis, over one multiplexed
-/// [`ConnectionManager`] (cheap to clone: clones share the connection).
+/// Sessions, clients and the admin listing in Redis, over one multiplexed connection
+/// (cheap to clone: clones share it): a [`ConnectionManager`] to one server, or a
+/// cluster connection to a Redis Cluster (see [`Connection`]).
 ///
 /// Lookup by token digest is one `GET`; every write is one Lua script, so each
 /// [`TokenStore`] method is atomic: 50 racing logins with a cap of 1 leave exactly one
@@ -29,15 +31,15 @@ use crate::{Error, RedisChannel, RedisConfig};
 #[derive(Clone)]
 pub struct RedisStore {
     /// Opens the invalidation subscribers' dedicated connections.
-    client: redis::Client,
-    pub(crate) conn: ConnectionManager,
+    endpoint: Endpoint,
+    pub(crate) conn: Connection,
     pub(crate) keys: Keys,
     config: RedisConfig,
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://[user:password@]host:port[/db]`, `rediss://` with TLS
-    /// features of `redis`) with the default [`RedisConfig`].
+    /// Connects to `url` with the default [`RedisConfig`]; see
+    /// [`RedisStore::connect_with`] for the URLs.
     ///
     /// # Errors
     /// [`Error::Unavailable`] when Redis cannot be reached, [`Error::Redis`] for an
@@ -46,17 +48,21 @@ impl RedisStore {
         Self::connect_with(url, RedisConfig::new()).await
     }
 
-    /// Connects to `url` with `config`, waiting for the first connection.
+    /// Connects to `url` with `config`, waiting for the first connection. `url` is
+    /// `redis://[user:password@]host:port[/db]` (`rediss://` with TLS features of
+    /// `redis`) for one server, or `redis+cluster://HOST:PORT[,HOST:PORT...]` for a Redis
+    /// Cluster (its query parameters, if any, are ignored here: `config` decides; use
+    /// [`RedisStore::open_url`] to read them).
     ///
     /// # Errors
     /// [`Error::Config`] for an unusable configuration, [`Error::Unavailable`] when Redis
     /// cannot be reached, [`Error::Redis`] for an invalid URL.
     pub async fn connect_with(url: &str, config: RedisConfig) -> Result<Self, Error> {
         config.validate()?;
-        let client = redis::Client::open(url)?;
-        let conn =
-            ConnectionManager::new_with_config(client.clone(), config.manager_config()).await?;
-        Self::new(client, conn, config)
+        let (target, _) = RedisConfig::target_of(url)?;
+        let endpoint = Endpoint::open(&target, &config)?;
+        let conn = endpoint.connect(&config).await?;
+        Self::from_parts(endpoint, conn, config)
     }
 
     /// Prepares a store for `url` without connecting: the first command connects, so an
@@ -68,10 +74,36 @@ impl RedisStore {
     /// URL.
     pub fn connect_lazy(url: &str, config: RedisConfig) -> Result<Self, Error> {
         config.validate()?;
-        let client = redis::Client::open(url)?;
-        let conn =
-            ConnectionManager::new_lazy_with_config(client.clone(), config.manager_config())?;
-        Self::new(client, conn, config)
+        let (target, _) = RedisConfig::target_of(url)?;
+        let endpoint = Endpoint::open(&target, &config)?;
+        let conn = endpoint.connect_lazy(&config)?;
+        Self::from_parts(endpoint, conn, config)
+    }
+
+    /// Connects to a store URL with the settings it carries (`?prefix=`,
+    /// `&wait_replicas=`; see [`RedisConfig::from_url`]), the defaults otherwise: what
+    /// `durin-connect` does with `--database-url`.
+    ///
+    /// # Errors
+    /// As [`RedisStore::connect_with`].
+    pub async fn open_url(url: &str) -> Result<Self, Error> {
+        let (target, config) = RedisConfig::target_of(url)?;
+        config.validate()?;
+        let endpoint = Endpoint::open(&target, &config)?;
+        let conn = endpoint.connect(&config).await?;
+        Self::from_parts(endpoint, conn, config)
+    }
+
+    /// [`RedisStore::open_url`] without connecting (see [`RedisStore::connect_lazy`]).
+    ///
+    /// # Errors
+    /// As [`RedisStore::connect_lazy`].
+    pub fn open_url_lazy(url: &str) -> Result<Self, Error> {
+        let (target, config) = RedisConfig::target_of(url)?;
+        config.validate()?;
+        let endpoint = Endpoint::open(&target, &config)?;
+        let conn = endpoint.connect_lazy(&config)?;
+        Self::from_parts(endpoint, conn, config)
     }
 
     /// A store over a connection of your own (to share it with the rest of the
@@ -86,17 +118,37 @@ impl RedisStore {
         conn: ConnectionManager,
         config: RedisConfig,
     ) -> Result<Self, Error> {
+        Self::from_parts(Endpoint::Single(client), Connection::Single(conn), config)
+    }
+
+    fn from_parts(
+        endpoint: Endpoint,
+        conn: Connection,
+        config: RedisConfig,
+    ) -> Result<Self, Error> {
         config.validate()?;
         Ok(RedisStore {
-            client,
-            keys: Keys::new(config.prefix()),
+            keys: Keys::new(config.prefix(), endpoint.is_cluster()),
+            endpoint,
             conn,
             config,
         })
     }
 
+    /// Whether this store talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.endpoint.is_cluster()
+    }
+
+    /// The prefix every key starts with: the configured one, made a hash tag
+    /// (`{prefix}`) on a cluster unless it holds one already, so that every key of the
+    /// store shares one slot.
+    pub fn key_prefix(&self) -> &str {
+        self.keys.prefix()
+    }
+
     /// The connection (clone it to run commands of your own on it).
-    pub fn connection(&self) -> &ConnectionManager {
+    pub fn connection(&self) -> &Connection {
         &self.conn
     }
 
@@ -123,7 +175,7 @@ impl RedisStore {
     /// ```
     pub fn channel(&self) -> RedisChannel {
         RedisChannel::new(
-            self.client.clone(),
+            self.endpoint.clone(),
             self.conn.clone(),
             self.keys.invalidations(),
             &self.config,
@@ -154,6 +206,39 @@ impl RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(store_error)
+    }
+
+    /// [`RedisStore::run`] for a write that must be durable before it is acknowledged:
+    /// then `WAIT` on the node that took it (see [`RedisConfig::with_wait_replicas`]).
+    pub(crate) async fn run_durable<T: FromRedisValue>(
+        &self,
+        key: &str,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let reply = self.run(invocation).await?;
+        self.wait_replicas(key).await?;
+        Ok(reply)
+    }
+
+    /// Waits until the configured number of replicas of the primary that serves `key`
+    /// acknowledged every write this connection sent it; fewer within the wait timeout
+    /// is unavailability.
+    pub(crate) async fn wait_replicas(&self, key: &str) -> Result<(), StoreError> {
+        let wanted = self.config.wait_replicas();
+        if wanted == 0 {
+            return Ok(());
+        }
+        let timeout = u64::try_from(self.config.wait_timeout().as_millis()).unwrap_or(u64::MAX);
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(wanted).arg(timeout.max(1));
+        let mut conn = self.conn.clone();
+        let acked: u32 = conn.query_at(key, &wait).await.map_err(store_error)?;
+        if acked < wanted {
+            return Err(StoreError::unavailable(format!(
+                "the write reached {acked} of {wanted} replicas within {timeout} ms"
+            )));
+        }
+        Ok(())
     }
 
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
@@ -226,7 +311,9 @@ impl TokenStore for RedisStore {
         if let Some(refresh) = &session.refresh {
             invocation.key(self.keys.refresh(&refresh.digest));
         }
-        let mut reply: Vec<Vec<u8>> = self.run(&invocation).await?;
+        let mut reply: Vec<Vec<u8>> = self
+            .run_durable(&self.keys.session(&session.digest), &invocation)
+            .await?;
         if reply.is_empty() {
             return Err(StoreError::Corrupt(
                 "empty reply from the insert script".into(),
@@ -356,7 +443,7 @@ impl TokenStore for RedisStore {
             .arg(millis(rotation.refresh_expires_at))
             .arg(optional_millis(rotation.expires_at))
             .arg(millis(rotation.at));
-        decode_optional(self.run(&invocation).await?)
+        decode_optional(self.run_durable(&self.keys.id(id), &invocation).await?)
     }
 
     async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
@@ -369,7 +456,7 @@ impl TokenStore for RedisStore {
             .arg(id.as_str())
             .arg(mode)
             .arg(at);
-        decode_optional(self.run(&invocation).await?)
+        decode_optional(self.run_durable(&self.keys.id(id), &invocation).await?)
     }
 
     async fn remove_user(
@@ -387,7 +474,7 @@ impl TokenStore for RedisStore {
             .arg(except.map(SessionId::as_str).unwrap_or_default())
             .arg(mode)
             .arg(at);
-        decode_all(self.run(&invocation).await?)
+        decode_all(self.run_durable(&self.keys.user(user), &invocation).await?)
     }
 
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {

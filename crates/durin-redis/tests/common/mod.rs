@@ -17,6 +17,54 @@ pub(crate) fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
+/// The Redis Cluster the cluster tests run against (`REDIS_CLUSTER_URL`; the one
+/// `scripts/services.sh` starts by default).
+pub(crate) fn cluster_url() -> String {
+    std::env::var("REDIS_CLUSTER_URL").unwrap_or_else(|_| {
+        "redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003".to_owned()
+    })
+}
+
+/// A config under a fresh prefix for the cluster: every write waits for one replica.
+pub(crate) fn cluster_config() -> RedisConfig {
+    config().with_wait_replicas(1)
+}
+
+/// A store on the cluster under a fresh prefix; panics (never skips) when the cluster is
+/// unreachable.
+pub(crate) async fn cluster_store() -> Arc<RedisStore> {
+    Arc::new(cluster_store_with(cluster_config()).await)
+}
+
+/// A store on the cluster with `config`; panics when the cluster is unreachable.
+pub(crate) async fn cluster_store_with(config: RedisConfig) -> RedisStore {
+    let url = cluster_url();
+    let store = RedisStore::connect_with(&url, config)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot reach the Redis Cluster at {} (set REDIS_CLUSTER_URL, or run scripts/services.sh): {error:?}",
+                shown(&url)
+            )
+        });
+    assert!(store.is_cluster());
+    store
+}
+
+/// A throttle on the cluster under a fresh prefix; panics when it is unreachable.
+pub(crate) async fn cluster_throttle() -> Arc<RedisThrottle> {
+    let url = cluster_url();
+    let throttle = RedisThrottle::connect_with(&url, cluster_config())
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot reach the Redis Cluster at {} (set REDIS_CLUSTER_URL, or run scripts/services.sh): {error:?}",
+                shown(&url)
+            )
+        });
+    Arc::new(throttle)
+}
+
 /// The URL without credentials, for messages.
 fn shown(url: &str) -> &str {
     url.rsplit_once('@').map_or(url, |(_, host)| host)
