@@ -89,7 +89,9 @@ fn setup() -> Setup {
             .unwrap();
         let throttle = RedisThrottle::from_store(&store);
         Setup {
-            session_key: store.session_key(&login.session.digest),
+            session_key: store
+                .session_key(&login.session.digest)
+                .expect("the digest of a token durin issued names its partition"),
             conn: store.connection().clone(),
             durin,
             cached,

@@ -1,20 +1,21 @@
 //! `RedisStore` and its `TokenStore` implementation: every method is one command or one
 //! Lua script, so each is atomic on the server.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use durin_core::{
-    InsertOutcome, InsertPolicy, RefreshLookup, Refusal, Removal, Rotation, Session, SessionId,
-    StoreError, Timestamp, TokenDigest, TokenStore, UserId, WhenFull,
+    InsertOutcome, InsertPolicy, RefreshLookup, Refusal, Removal, Rotation, RoutingTag, Session,
+    SessionId, StoreError, Timestamp, TokenDigest, TokenStore, UserId, WhenFull,
 };
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
 use crate::conn::{Connection, Endpoint};
 use crate::error::store_error;
-use crate::keys::Keys;
+use crate::keys::{Keys, Part};
 use crate::record::{decode_session, encode_session};
 use crate::scripts::SCRIPTS;
 use crate::{Error, RedisChannel, RedisConfig};
@@ -35,6 +36,8 @@ pub struct RedisStore {
     pub(crate) conn: Connection,
     pub(crate) keys: Keys,
     config: RedisConfig,
+    /// The cluster partitions this process registered already.
+    registered: Arc<Mutex<HashSet<RoutingTag>>>,
 }
 
 impl RedisStore {
@@ -132,6 +135,7 @@ impl RedisStore {
             endpoint,
             conn,
             config,
+            registered: Arc::default(),
         })
     }
 
@@ -182,19 +186,153 @@ impl RedisStore {
         )
     }
 
-    /// The key that holds the session whose token has `digest` (`{prefix}:s:<hex>`),
-    /// for monitoring and benchmarks. It names the digest, never the token.
-    pub fn session_key(&self, digest: &TokenDigest) -> String {
-        self.keys.session(digest)
+    /// The key that holds the session whose token has `digest` (`{prefix}:s:<hex>`;
+    /// on a cluster `{prefix:<tag>}:s:<hex>`, from the routing tag the digest carries
+    /// when [`durin_core::TokenHasher`] computed it from a token), for monitoring and
+    /// benchmarks. It names the digest, never the token. `None` on a cluster for a
+    /// digest without a routing tag (its partition is known only to a pointer key).
+    pub fn session_key(&self, digest: &TokenDigest) -> Option<String> {
+        match (self.keys.single_part(), digest.routing_tag()) {
+            (Some(part), _) => Some(part.session(digest)),
+            (None, Some(tag)) => Some(self.keys.part(tag).session(digest)),
+            (None, None) => None,
+        }
     }
 
-    /// A session script with the arguments every one takes (prefix, grace) in place.
-    pub(crate) fn script<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+    /// A session script with the arguments every one takes (the partition's prefix,
+    /// grace) in place.
+    pub(crate) fn script<'a>(&self, part: &Part, script: &'a Script) -> ScriptInvocation<'a> {
         let mut invocation = script.prepare_invoke();
         invocation
-            .arg(self.keys.prefix())
+            .arg(part.prefix())
             .arg(self.config.grace_millis());
         invocation
+    }
+
+    /// The partition of the session whose token has `digest`: on one server the only
+    /// one; on a cluster the one its routing tag names, or (a digest without one, or
+    /// nothing there) the one its pointer key names, if any.
+    async fn digest_part(&self, digest: &TokenDigest) -> Result<Option<Part>, StoreError> {
+        if let Some(part) = self.keys.single_part() {
+            return Ok(Some(part));
+        }
+        self.pointed(self.keys.pointer_digest(digest)).await
+    }
+
+    /// The partition of the session with public id `id` (see [`RedisStore::digest_part`]).
+    async fn id_part(&self, id: &SessionId) -> Result<Option<Part>, StoreError> {
+        if let Some(part) = self.keys.single_part() {
+            return Ok(Some(part));
+        }
+        if let Some(tag) = id.routing_tag() {
+            return Ok(Some(self.keys.part(tag)));
+        }
+        self.pointed(self.keys.pointer_id(id)).await
+    }
+
+    /// The partition a pointer key names.
+    async fn pointed(&self, pointer: String) -> Result<Option<Part>, StoreError> {
+        let tag: Option<String> = self.query(redis::cmd("GET").arg(pointer)).await?;
+        Ok(tag
+            .as_deref()
+            .and_then(RoutingTag::parse)
+            .map(|tag| self.keys.part(tag)))
+    }
+
+    /// On a cluster, records that `tag`'s partition holds sessions (once per process
+    /// and tag), so that purge and the admin listing walk it.
+    async fn register(&self, tag: RoutingTag) -> Result<(), StoreError> {
+        if self.registered.lock().is_ok_and(|seen| seen.contains(&tag)) {
+            return Ok(());
+        }
+        self.query::<i64>(
+            redis::cmd("ZADD")
+                .arg(self.keys.parts())
+                .arg(0)
+                .arg(tag.as_str()),
+        )
+        .await?;
+        if let Ok(mut seen) = self.registered.lock() {
+            seen.insert(tag);
+        }
+        Ok(())
+    }
+
+    /// The partitions that ever held a session (on one server: the only one).
+    pub(crate) async fn parts(&self) -> Result<Vec<Part>, StoreError> {
+        if let Some(part) = self.keys.single_part() {
+            return Ok(vec![part]);
+        }
+        let tags: Vec<String> = self
+            .query(redis::cmd("ZRANGE").arg(self.keys.parts()).arg(0).arg(-1))
+            .await?;
+        Ok(tags
+            .iter()
+            .filter_map(|tag| RoutingTag::parse(tag))
+            .map(|tag| self.keys.part(tag))
+            .collect())
+    }
+
+    /// On a cluster, makes `pointer` name `part` unless the id or digest it is for
+    /// carries the partition's tag itself (`carried`). Returns the pointer when this
+    /// call created it (to take back if the write is refused).
+    /// [`StoreError::Conflict`] when it names another partition: the id or digest is
+    /// taken there.
+    async fn point(
+        &self,
+        pointer: String,
+        carried: Option<RoutingTag>,
+        part: &Part,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(tag) = part.tag() else {
+            return Ok(None);
+        };
+        if carried == Some(tag) {
+            return Ok(None);
+        }
+        let created: Option<String> = self
+            .query(redis::cmd("SET").arg(&pointer).arg(tag.as_str()).arg("NX"))
+            .await?;
+        if created.is_some() {
+            return Ok(Some(pointer));
+        }
+        let held: Option<String> = self.query(redis::cmd("GET").arg(&pointer)).await?;
+        if held.as_deref() == Some(tag.as_str()) {
+            Ok(None)
+        } else {
+            Err(StoreError::Conflict(
+                "session id or digest exists in another partition".into(),
+            ))
+        }
+    }
+
+    /// Deletes pointer keys, best effort (a pointer left behind names a partition that
+    /// no longer holds the session: harmless).
+    async fn unpoint(&self, pointers: Vec<String>) {
+        if !self.keys.is_cluster() {
+            return;
+        }
+        for pointer in pointers {
+            if let Err(error) = self.query::<i64>(redis::cmd("DEL").arg(&pointer)).await {
+                tracing::debug!(%error, "could not delete a routing pointer");
+            }
+        }
+    }
+
+    /// The pointers of deleted sessions.
+    async fn unpoint_sessions(&self, removed: &[Session], how: Removal) {
+        if matches!(how, Removal::Revoke { .. }) || !self.keys.is_cluster() {
+            return;
+        }
+        let mut pointers = Vec::new();
+        for session in removed {
+            pointers.push(self.keys.pointer_id(&session.id));
+            pointers.push(self.keys.pointer_digest(&session.digest));
+            if let Some(refresh) = &session.refresh {
+                pointers.push(self.keys.pointer_digest(&refresh.digest));
+            }
+        }
+        self.unpoint(pointers).await;
     }
 
     pub(crate) async fn run<T: FromRedisValue>(
@@ -247,6 +385,94 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// The insert script in `part`.
+    async fn insert_in(
+        &self,
+        part: &Part,
+        session: &Session,
+        policy: InsertPolicy,
+    ) -> Result<InsertOutcome, StoreError> {
+        let (header, body) = encode_session(session);
+        let (mode, at) = removal(policy.removal);
+        let mut invocation = self.script(part, &SCRIPTS.insert);
+        invocation
+            .key(part.session(&session.digest))
+            .key(part.id(&session.id))
+            .key(part.user(&session.user_id))
+            .key(part.all())
+            .key(part.client_sessions(&session.client))
+            .key(part.purge())
+            .arg(header)
+            .arg(body)
+            .arg(policy.max_live.get())
+            .arg(u8::from(policy.single_login))
+            .arg(mode)
+            .arg(at)
+            .arg(millis(policy.now))
+            .arg(match policy.when_full {
+                WhenFull::EvictOldest => "evict",
+                WhenFull::Refuse => "refuse",
+            });
+        if let Some(refresh) = &session.refresh {
+            invocation.key(part.refresh(&refresh.digest));
+        }
+        let mut reply: Vec<Vec<u8>> = self.run_durable(&part.id(&session.id), &invocation).await?;
+        if reply.is_empty() {
+            return Err(StoreError::Corrupt(
+                "empty reply from the insert script".into(),
+            ));
+        }
+        let status = reply.remove(0);
+        match status.as_slice() {
+            b"ok" => Ok(InsertOutcome::Inserted {
+                removed: decode_all(reply)?,
+            }),
+            b"full" => Ok(InsertOutcome::Refused(Refusal::Full)),
+            b"name" => Ok(InsertOutcome::Refused(Refusal::NameTaken)),
+            other => Err(StoreError::Corrupt(format!(
+                "insert script status {:?}",
+                String::from_utf8_lossy(other)
+            ))),
+        }
+    }
+
+    /// The partition a digest's own routing tag names (on one server: the only one).
+    fn routed(&self, digest: &TokenDigest) -> Option<Part> {
+        self.keys
+            .single_part()
+            .or_else(|| digest.routing_tag().map(|tag| self.keys.part(tag)))
+    }
+
+    /// The refresh lookup script in `part` (nothing without one).
+    async fn refresh_in(
+        &self,
+        part: Option<&Part>,
+        digest: &TokenDigest,
+    ) -> Result<Option<RefreshLookup>, StoreError> {
+        let Some(part) = part else { return Ok(None) };
+        let mut invocation = self.script(part, &SCRIPTS.get_by_refresh);
+        invocation
+            .key(part.refresh(digest))
+            .key(part.rotated(digest))
+            .arg(digest.to_hex());
+        let (kind, value): (u8, Vec<u8>) = self.run(&invocation).await?;
+        match kind {
+            1 => Ok(Some(RefreshLookup::Current(Box::new(decode_session(
+                &value,
+            )?)))),
+            2 => String::from_utf8(value)
+                .ok()
+                .and_then(|id| SessionId::new(id).ok())
+                .map(|id| Some(RefreshLookup::Rotated(id)))
+                .ok_or_else(|| {
+                    StoreError::Corrupt("rotated refresh key holds no session id".into())
+                }),
+            _ => Ok(None),
+        }
+    }
+}
+
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
@@ -287,62 +513,75 @@ impl TokenStore for RedisStore {
         session: &Session,
         policy: InsertPolicy,
     ) -> Result<InsertOutcome, StoreError> {
-        let (header, body) = encode_session(session);
-        let (mode, at) = removal(policy.removal);
-        let mut invocation = self.script(&SCRIPTS.insert);
-        invocation
-            .key(self.keys.session(&session.digest))
-            .key(self.keys.id(&session.id))
-            .key(self.keys.user(&session.user_id))
-            .key(self.keys.all())
-            .key(self.keys.client_sessions(&session.client))
-            .key(self.keys.purge())
-            .arg(header)
-            .arg(body)
-            .arg(policy.max_live.get())
-            .arg(u8::from(policy.single_login))
-            .arg(mode)
-            .arg(at)
-            .arg(millis(policy.now))
-            .arg(match policy.when_full {
-                WhenFull::EvictOldest => "evict",
-                WhenFull::Refuse => "refuse",
-            });
-        if let Some(refresh) = &session.refresh {
-            invocation.key(self.keys.refresh(&refresh.digest));
+        let part = self.keys.user_part(&session.user_id);
+        let mut pointers = Vec::new();
+        if let Some(tag) = part.tag() {
+            self.register(tag).await?;
+            let wanted = [
+                (self.keys.pointer_id(&session.id), session.id.routing_tag()),
+                (
+                    self.keys.pointer_digest(&session.digest),
+                    session.digest.routing_tag(),
+                ),
+            ]
+            .into_iter()
+            .chain(session.refresh.as_ref().map(|refresh| {
+                (
+                    self.keys.pointer_digest(&refresh.digest),
+                    refresh.digest.routing_tag(),
+                )
+            }));
+            for (pointer, carried) in wanted {
+                match self.point(pointer, carried, &part).await {
+                    Ok(created) => pointers.extend(created),
+                    Err(error) => {
+                        self.unpoint(pointers).await;
+                        return Err(error);
+                    }
+                }
+            }
         }
-        let mut reply: Vec<Vec<u8>> = self
-            .run_durable(&self.keys.session(&session.digest), &invocation)
-            .await?;
-        if reply.is_empty() {
-            return Err(StoreError::Corrupt(
-                "empty reply from the insert script".into(),
-            ));
+        let outcome = self.insert_in(&part, session, policy).await;
+        if !matches!(outcome, Ok(InsertOutcome::Inserted { .. })) {
+            self.unpoint(pointers).await;
         }
-        let status = reply.remove(0);
-        match status.as_slice() {
-            b"ok" => Ok(InsertOutcome::Inserted {
-                removed: decode_all(reply)?,
-            }),
-            b"full" => Ok(InsertOutcome::Refused(Refusal::Full)),
-            b"name" => Ok(InsertOutcome::Refused(Refusal::NameTaken)),
-            other => Err(StoreError::Corrupt(format!(
-                "insert script status {:?}",
-                String::from_utf8_lossy(other)
-            ))),
+        if let Ok(InsertOutcome::Inserted { removed }) = &outcome {
+            self.unpoint_sessions(removed, policy.removal).await;
         }
+        outcome
     }
 
     async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
+        // One GET: on a cluster, the digest of a token durin issued names its partition.
+        let routed = match (self.keys.single_part(), digest.routing_tag()) {
+            (Some(part), _) => Some(part),
+            (None, Some(tag)) => Some(self.keys.part(tag)),
+            (None, None) => None,
+        };
+        if let Some(part) = &routed {
+            let raw: Option<Vec<u8>> = self
+                .query(redis::cmd("GET").arg(part.session(digest)))
+                .await?;
+            if raw.is_some() || self.keys.single_part().is_some() {
+                return Ok(decode_optional(raw)?.map(Arc::new));
+            }
+        }
+        // A token without a routing tag (imported, or issued before): its pointer.
+        let Some(part) = self.digest_part(digest).await? else {
+            return Ok(None);
+        };
         let raw: Option<Vec<u8>> = self
-            .query(redis::cmd("GET").arg(self.keys.session(digest)))
+            .query(redis::cmd("GET").arg(part.session(digest)))
             .await?;
         Ok(decode_optional(raw)?.map(Arc::new))
     }
 
     async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        let mut invocation = self.script(&SCRIPTS.get_by_id);
-        invocation.key(self.keys.id(id)).arg(id.as_str());
+        let Some(part) = self.id_part(id).await? else {
+            return Ok(None);
+        };
+        let mut invocation = self.script(&part, &SCRIPTS.get_by_id);
+        invocation.key(part.id(id)).arg(id.as_str());
         decode_optional(self.run(&invocation).await?)
     }
 
@@ -350,30 +589,22 @@ impl TokenStore for RedisStore {
         &self,
         digest: &TokenDigest,
     ) -> Result<Option<RefreshLookup>, StoreError> {
-        let mut invocation = self.script(&SCRIPTS.get_by_refresh);
-        invocation
-            .key(self.keys.refresh(digest))
-            .key(self.keys.rotated(digest))
-            .arg(digest.to_hex());
-        let (kind, value): (u8, Vec<u8>) = self.run(&invocation).await?;
-        match kind {
-            1 => Ok(Some(RefreshLookup::Current(Box::new(decode_session(
-                &value,
-            )?)))),
-            2 => String::from_utf8(value)
-                .ok()
-                .and_then(|id| SessionId::new(id).ok())
-                .map(|id| Some(RefreshLookup::Rotated(id)))
-                .ok_or_else(|| {
-                    StoreError::Corrupt("rotated refresh key holds no session id".into())
-                }),
-            _ => Ok(None),
+        let mut found = self
+            .refresh_in(self.routed(digest).as_ref(), digest)
+            .await?;
+        if found.is_none()
+            && self.keys.is_cluster()
+            && let Some(part) = self.digest_part(digest).await?
+        {
+            found = self.refresh_in(Some(&part), digest).await?;
         }
+        Ok(found)
     }
 
     async fn list_by_user(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
-        let mut invocation = self.script(&SCRIPTS.list_user);
-        invocation.key(self.keys.user(user));
+        let part = self.keys.user_part(user);
+        let mut invocation = self.script(&part, &SCRIPTS.list_user);
+        invocation.key(part.user(user));
         decode_all(self.run(&invocation).await?)
     }
 
@@ -383,10 +614,13 @@ impl TokenStore for RedisStore {
         expires_at: Option<Timestamp>,
         renewed_at: Timestamp,
     ) -> Result<Option<Session>, StoreError> {
-        let mut invocation = self.script(&SCRIPTS.extend);
+        let Some(part) = self.id_part(id).await? else {
+            return Ok(None);
+        };
+        let mut invocation = self.script(&part, &SCRIPTS.extend);
         invocation
-            .key(self.keys.id(id))
-            .key(self.keys.purge())
+            .key(part.id(id))
+            .key(part.purge())
             .arg(id.as_str())
             .arg(optional_millis(expires_at))
             .arg(millis(renewed_at));
@@ -394,10 +628,13 @@ impl TokenStore for RedisStore {
     }
 
     async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
-        let mut invocation = self.script(&SCRIPTS.touch);
+        let Some(part) = self.id_part(id).await? else {
+            return Ok(());
+        };
+        let mut invocation = self.script(&part, &SCRIPTS.touch);
         invocation
-            .key(self.keys.id(id))
-            .key(self.keys.purge())
+            .key(part.id(id))
+            .key(part.purge())
             .arg(id.as_str())
             .arg(millis(at));
         self.run::<i64>(&invocation).await.map(drop)
@@ -409,16 +646,28 @@ impl TokenStore for RedisStore {
         old: &TokenDigest,
         new: &TokenDigest,
     ) -> Result<bool, StoreError> {
-        let mut invocation = self.script(&SCRIPTS.rekey);
+        let Some(part) = self.id_part(id).await? else {
+            return Ok(false);
+        };
+        let pointer = self
+            .point(self.keys.pointer_digest(new), new.routing_tag(), &part)
+            .await?;
+        let mut invocation = self.script(&part, &SCRIPTS.rekey);
         invocation
-            .key(self.keys.id(id))
-            .key(self.keys.session(old))
-            .key(self.keys.session(new))
-            .key(self.keys.purge())
+            .key(part.id(id))
+            .key(part.session(old))
+            .key(part.session(new))
+            .key(part.purge())
             .arg(id.as_str())
             .arg(old.to_hex())
             .arg(new.to_hex());
-        Ok(self.run::<i64>(&invocation).await? == 1)
+        let done = self.run::<i64>(&invocation).await.map(|n| n == 1);
+        if matches!(done, Ok(true)) {
+            self.unpoint(vec![self.keys.pointer_digest(old)]).await;
+        } else {
+            self.unpoint(pointer.into_iter().collect()).await;
+        }
+        done
     }
 
     async fn rotate(
@@ -427,15 +676,35 @@ impl TokenStore for RedisStore {
         presented: &TokenDigest,
         rotation: &Rotation,
     ) -> Result<Option<Session>, StoreError> {
-        let mut invocation = self.script(&SCRIPTS.rotate);
+        let Some(part) = self.id_part(id).await? else {
+            return Ok(None);
+        };
+        let mut pointers = Vec::new();
+        for digest in [&rotation.digest, &rotation.refresh_digest] {
+            match self
+                .point(
+                    self.keys.pointer_digest(digest),
+                    digest.routing_tag(),
+                    &part,
+                )
+                .await
+            {
+                Ok(created) => pointers.extend(created),
+                Err(error) => {
+                    self.unpoint(pointers).await;
+                    return Err(error);
+                }
+            }
+        }
+        let mut invocation = self.script(&part, &SCRIPTS.rotate);
         invocation
-            .key(self.keys.id(id))
-            .key(self.keys.refresh(presented))
-            .key(self.keys.rotated(presented))
-            .key(self.keys.session(&rotation.digest))
-            .key(self.keys.refresh(&rotation.refresh_digest))
-            .key(self.keys.rotated_set(id))
-            .key(self.keys.purge())
+            .key(part.id(id))
+            .key(part.refresh(presented))
+            .key(part.rotated(presented))
+            .key(part.session(&rotation.digest))
+            .key(part.refresh(&rotation.refresh_digest))
+            .key(part.rotated_set(id))
+            .key(part.purge())
             .arg(id.as_str())
             .arg(presented.to_hex())
             .arg(rotation.digest.to_hex())
@@ -443,20 +712,40 @@ impl TokenStore for RedisStore {
             .arg(millis(rotation.refresh_expires_at))
             .arg(optional_millis(rotation.expires_at))
             .arg(millis(rotation.at));
-        decode_optional(self.run_durable(&self.keys.id(id), &invocation).await?)
+        let rotated = self
+            .run_durable(&part.id(id), &invocation)
+            .await
+            .and_then(decode_optional);
+        match &rotated {
+            // The presented refresh digest keeps its pointer: reuse is detected by it.
+            Ok(Some(_)) => {
+                self.unpoint(vec![self.keys.pointer_digest(&rotation.previous_digest)])
+                    .await;
+            }
+            _ => self.unpoint(pointers).await,
+        }
+        rotated
     }
 
     async fn remove(&self, id: &SessionId, how: Removal) -> Result<Option<Session>, StoreError> {
+        let Some(part) = self.id_part(id).await? else {
+            return Ok(None);
+        };
         let (mode, at) = removal(how);
-        let mut invocation = self.script(&SCRIPTS.remove);
+        let mut invocation = self.script(&part, &SCRIPTS.remove);
         invocation
-            .key(self.keys.id(id))
-            .key(self.keys.all())
-            .key(self.keys.purge())
+            .key(part.id(id))
+            .key(part.all())
+            .key(part.purge())
             .arg(id.as_str())
             .arg(mode)
             .arg(at);
-        decode_optional(self.run_durable(&self.keys.id(id), &invocation).await?)
+        let removed = decode_optional(self.run_durable(&part.id(id), &invocation).await?)?;
+        if let Some(session) = &removed {
+            self.unpoint_sessions(std::slice::from_ref(session), how)
+                .await;
+        }
+        Ok(removed)
     }
 
     async fn remove_user(
@@ -465,29 +754,38 @@ impl TokenStore for RedisStore {
         except: Option<&SessionId>,
         how: Removal,
     ) -> Result<Vec<Session>, StoreError> {
+        let part = self.keys.user_part(user);
         let (mode, at) = removal(how);
-        let mut invocation = self.script(&SCRIPTS.remove_user);
+        let mut invocation = self.script(&part, &SCRIPTS.remove_user);
         invocation
-            .key(self.keys.user(user))
-            .key(self.keys.all())
-            .key(self.keys.purge())
+            .key(part.user(user))
+            .key(part.all())
+            .key(part.purge())
             .arg(except.map(SessionId::as_str).unwrap_or_default())
             .arg(mode)
             .arg(at);
-        decode_all(self.run_durable(&self.keys.user(user), &invocation).await?)
+        let removed = decode_all(self.run_durable(&part.user(user), &invocation).await?)?;
+        self.unpoint_sessions(&removed, how).await;
+        Ok(removed)
     }
 
+    /// One script per partition (each step atomic), up to `batch` sessions in all.
     async fn purge_expired(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
-        if batch == 0 {
-            return Ok(0);
+        let mut total = 0u64;
+        for part in self.parts().await? {
+            let left = u64::from(batch).saturating_sub(total);
+            if left == 0 {
+                break;
+            }
+            let mut invocation = self.script(&part, &SCRIPTS.purge);
+            invocation
+                .key(part.purge())
+                .key(part.all())
+                .arg(millis(before))
+                .arg(left);
+            total += self.run::<u64>(&invocation).await?;
         }
-        let mut invocation = self.script(&SCRIPTS.purge);
-        invocation
-            .key(self.keys.purge())
-            .key(self.keys.all())
-            .arg(millis(before))
-            .arg(batch);
-        self.run(&invocation).await
+        Ok(total)
     }
 
     fn backend(&self) -> &'static str {
