@@ -6,6 +6,7 @@
 //! | `sqlite:path`, `sqlite://path`, `sqlite::memory:` | [`durin_sqlx::SqliteStore`] |
 //! | `postgres://...`, `postgresql://...` | [`durin_sqlx::PostgresStore`] |
 //! | `redis://host:port[/db][?prefix=P]`, `rediss://...` | [`durin_redis::RedisStore`] and [`durin_redis::RedisThrottle`] (key prefix `P`, default `durin`) |
+//! | `redis+cluster://HOST:PORT[,HOST:PORT...][/?prefix=P][&wait_replicas=N]` | the same on a Redis Cluster ([`durin_redis::RedisStore::open_url`]) |
 //!
 //! Each backend is a cargo feature, all on by default; a URL of a backend the build leaves
 //! out is refused with [`ConnectError::FeatureDisabled`], naming the feature:
@@ -14,7 +15,7 @@
 //! |---|---|---|
 //! | `sqlite` (default) | `sqlite:` | durin-sqlx's `sqlite` (sqlx's SQLite driver) |
 //! | `postgres` (default) | `postgres://`, `postgresql://` | durin-sqlx's `postgres` (sqlx's PostgreSQL driver) |
-//! | `redis` (default) | `redis://`, `rediss://` | durin-redis |
+//! | `redis` (default) | `redis://`, `rediss://`, `redis+cluster://` | durin-redis |
 //!
 //! durin-sqlx itself is always a dependency (for [`durin_sqlx::PoolConfig`]), without a
 //! driver unless `sqlite` or `postgres` is on.
@@ -170,6 +171,12 @@ pub async fn open_with(url: &str, pool: &durin_sqlx::PoolConfig) -> Result<Store
             PostgresStore::connect_with(url, pool).await?,
         ))),
         #[cfg(feature = "redis")]
+        Backend::Redis if url.starts_with("redis+cluster:") => Ok(Stores::redis(Arc::new(
+            durin_redis::RedisStore::open_url(url)
+                .await
+                .map_err(StoreError::from)?,
+        ))),
+        #[cfg(feature = "redis")]
         Backend::Redis => {
             let (url, config) = redis_config(url)?;
             let store = durin_redis::RedisStore::connect_with(&url, config)
@@ -190,7 +197,7 @@ pub fn backend_of(url: &str) -> Result<Backend, ConnectError> {
     match url.split(':').next().unwrap_or_default() {
         "sqlite" => Ok(Backend::Sqlite),
         "postgres" | "postgresql" => Ok(Backend::Postgres),
-        "redis" | "rediss" => Ok(Backend::Redis),
+        "redis" | "rediss" | "redis+cluster" => Ok(Backend::Redis),
         _ => Err(ConnectError::UnsupportedUrl(redact(url))),
     }
 }
@@ -226,6 +233,10 @@ pub fn open_lazy(url: &str, pool: &durin_sqlx::PoolConfig) -> Result<Stores, Con
         Backend::Postgres => Ok(Stores::postgres(Arc::new(PostgresStore::connect_lazy(
             url, pool,
         )?))),
+        #[cfg(feature = "redis")]
+        Backend::Redis if url.starts_with("redis+cluster:") => Ok(Stores::redis(Arc::new(
+            durin_redis::RedisStore::open_url_lazy(url).map_err(StoreError::from)?,
+        ))),
         #[cfg(feature = "redis")]
         Backend::Redis => {
             let (url, config) = redis_config(url)?;
@@ -698,6 +709,10 @@ mod tests {
             "redis: URLs need durin-connect's `redis` feature, which this build leaves out"
         );
         assert_eq!(backend_of("postgresql://h/db").unwrap(), Backend::Postgres);
+        assert_eq!(
+            backend_of("redis+cluster://h:7001,h:7002").unwrap(),
+            Backend::Redis
+        );
         assert!(matches!(
             backend_of("mysql://h/db"),
             Err(ConnectError::UnsupportedUrl(_))
