@@ -68,8 +68,9 @@ impl RedisConfig {
 
     /// The prefix of every key (`{prefix}:s:<digest>`, ...). Default: `durin`.
     ///
-    /// On Redis Cluster, make it a hash tag such as `{durin}` so that every key shares
-    /// one slot (see the crate's "Redis Cluster" notes).
+    /// On a Redis Cluster, braces are dropped from it: the store puts its shared keys
+    /// under `{prefix}` and each user's under `{prefix:<routing tag>}` (see the crate's
+    /// "Redis Cluster" notes).
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
