@@ -85,11 +85,7 @@ struct Node {
     _subscriber: SubscriberHandle,
 }
 
-async fn node(config: RedisConfig, key: &DigestKey) -> Node {
-    node_on(false, config, key).await
-}
-
-/// [`node`] on the Redis Cluster (`cluster`) or the one server.
+/// On the Redis Cluster (`cluster`) or the one server.
 async fn node_on(cluster: bool, config: RedisConfig, key: &DigestKey) -> Node {
     let store = Arc::new(if cluster {
         cluster_store_with(config).await
