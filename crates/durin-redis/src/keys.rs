@@ -98,6 +98,12 @@ impl Keys {
         self.base.as_deref().unwrap_or(&self.prefix)
     }
 
+    /// On a cluster, set (to 1, for good) before the first pointer key is written:
+    /// `{p}:untagged`. While it is unset, no lookup needs a pointer.
+    pub(crate) fn untagged(&self) -> String {
+        format!("{}:untagged", self.prefix)
+    }
+
     /// On a cluster, the routing tags of the partitions that ever held a session: a
     /// sorted set of tags, score 0, `{p}:parts` (walked by purge and the admin listing).
     pub(crate) fn parts(&self) -> String {

@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use durin_core::{
@@ -38,7 +40,23 @@ pub struct RedisStore {
     config: RedisConfig,
     /// The cluster partitions this process registered already.
     registered: Arc<Mutex<HashSet<RoutingTag>>>,
+    /// Whether the cluster holds untagged sessions (`{p}:untagged`), as last seen.
+    untagged: Arc<Untagged>,
 }
+
+/// What a process knows of `{p}:untagged`, the flag set (for good) when the first
+/// pointer key is written: until then a token whose partition holds nothing is unknown
+/// after one `GET`, with no pointer lookup. The flag is read again at most once per
+/// [`UNTAGGED_RECHECK`] while it is unset.
+#[derive(Default)]
+struct Untagged {
+    seen: AtomicBool,
+    checked: Mutex<Option<Instant>>,
+}
+
+/// How often a process that has not seen `{p}:untagged` set reads it again: sessions
+/// copied into the cluster are found by every process at most this long after.
+const UNTAGGED_RECHECK: Duration = Duration::from_secs(1);
 
 impl RedisStore {
     /// Connects to `url` with the default [`RedisConfig`]; see
@@ -136,6 +154,7 @@ impl RedisStore {
             conn,
             config,
             registered: Arc::default(),
+            untagged: Arc::default(),
         })
     }
 
@@ -258,6 +277,31 @@ impl RedisStore {
         Ok(())
     }
 
+    /// On a cluster, whether pointer keys may exist (`{p}:untagged` is set): read at most
+    /// once per [`UNTAGGED_RECHECK`] until it is, then never again.
+    async fn untagged_exist(&self) -> Result<bool, StoreError> {
+        if self.untagged.seen.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let due = self.untagged.checked.lock().is_ok_and(|mut checked| {
+            let due = checked.is_none_or(|at| at.elapsed() >= UNTAGGED_RECHECK);
+            if due {
+                *checked = Some(Instant::now());
+            }
+            due
+        });
+        if !due {
+            return Ok(false);
+        }
+        let set: bool = self
+            .query(redis::cmd("EXISTS").arg(self.keys.untagged()))
+            .await?;
+        if set {
+            self.untagged.seen.store(true, Ordering::Relaxed);
+        }
+        Ok(set)
+    }
+
     /// The partitions that ever held a session (on one server: the only one).
     pub(crate) async fn parts(&self) -> Result<Vec<Part>, StoreError> {
         if let Some(part) = self.keys.single_part() {
@@ -289,6 +333,13 @@ impl RedisStore {
         };
         if carried == Some(tag) {
             return Ok(None);
+        }
+        if !self.untagged.seen.load(Ordering::Relaxed) {
+            // Before the pointer: a process that reads the flag unset cannot miss it.
+            let () = self
+                .query(redis::cmd("SET").arg(self.keys.untagged()).arg(1))
+                .await?;
+            self.untagged.seen.store(true, Ordering::Relaxed);
         }
         let created: Option<String> = self
             .query(redis::cmd("SET").arg(&pointer).arg(tag.as_str()).arg("NX"))
@@ -566,7 +617,11 @@ impl TokenStore for RedisStore {
                 return Ok(decode_optional(raw)?.map(Arc::new));
             }
         }
-        // A token without a routing tag (imported, or issued before): its pointer.
+        // A token without a routing tag (imported, or issued before): its pointer, if
+        // the cluster holds any.
+        if routed.is_some() && !self.untagged_exist().await? {
+            return Ok(None);
+        }
         let Some(part) = self.digest_part(digest).await? else {
             return Ok(None);
         };
@@ -594,6 +649,7 @@ impl TokenStore for RedisStore {
             .await?;
         if found.is_none()
             && self.keys.is_cluster()
+            && (digest.routing_tag().is_none() || self.untagged_exist().await?)
             && let Some(part) = self.digest_part(digest).await?
         {
             found = self.refresh_in(Some(&part), digest).await?;

@@ -233,3 +233,38 @@ async fn open_url_reads_the_settings_off_the_url() {
     store.insert(&session(&u, &c, t), keep(1, t)).await.unwrap();
     assert_eq!(store.list_by_user(&u).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_copied_session_is_found_by_its_untagged_token() {
+    let store = cluster_store().await;
+    let base = store.config().prefix().to_owned();
+    let mut conn = store.connection().clone();
+    let hasher = durin_core::TokenHasher::new(DigestKey::generate("k1"));
+    let (u, t) = (user(), now());
+    // Tagged sessions only: no flag, so an unknown token is one GET.
+    let mut routed = session(&u, &client(), t);
+    routed.id = durin_core::SessionId::generate_routed(RoutingTag::for_user(&u));
+    routed.digest = hasher.digest(&durin_core::TokenString::generate_routed(
+        &durin_core::TokenPrefix::default(),
+        RoutingTag::for_user(&u),
+    ));
+    store.insert(&routed, keep(2, t)).await.unwrap();
+    assert!(!exists(&mut conn, &format!("{{{base}}}:untagged")).await);
+
+    // A token issued before routing tags (random first characters), its session copied
+    // in by digest (as `durin store copy` does: the digest read back has no tag).
+    let old = durin_core::TokenString::generate(&durin_core::TokenPrefix::default());
+    let presented = hasher.digest(&old);
+    let mut copied = session(&u, &client(), t);
+    copied.digest = durin_core::TokenDigest::from_bytes(*presented.as_bytes());
+    store.insert(&copied, keep(2, t)).await.unwrap();
+    assert!(exists(&mut conn, &format!("{{{base}}}:untagged")).await);
+    let found = store.get(&presented).await.unwrap();
+    assert_eq!(found.as_deref(), Some(&copied));
+    // Another process learns of the flag at its first miss.
+    let other = cluster_store_with(cluster_config().with_prefix(base.clone())).await;
+    assert_eq!(
+        other.get(&presented).await.unwrap().as_deref(),
+        Some(&copied)
+    );
+}
