@@ -69,6 +69,48 @@ ensure_redis() {
   redis_ready || { log "Redis is not reachable on 127.0.0.1:$REDIS_PORT"; exit 1; }
 }
 
+# A Redis Cluster of 3 masters and 3 replicas on loopback ports 7001-7006 (no
+# persistence; each node's files in /tmp/durin-cluster/<port>), for durin-redis's
+# cluster tests (REDIS_CLUSTER_URL). Skipped when the cluster already answers
+# cluster_state:ok; nodes that run but belong to no healthy cluster are reset first.
+CLUSTER_PORTS=(7001 7002 7003 7004 7005 7006)
+CLUSTER_DIR=/tmp/durin-cluster
+
+cluster_ok() {
+  redis-cli -p "${CLUSTER_PORTS[0]}" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  [ "$(redis-cli -p "${CLUSTER_PORTS[0]}" cluster nodes 2>/dev/null | grep -c 'connected')" -ge 6 ]
+}
+
+ensure_redis_cluster() {
+  if cluster_ok; then
+    return
+  fi
+  log "starting a Redis Cluster on 127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]}"
+  local port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+      # A node left over from a broken cluster: empty it and forget its peers.
+      redis-cli -p "$port" flushall >/dev/null 2>&1 || true
+      redis-cli -p "$port" cluster reset hard >/dev/null
+    else
+      rm -rf "${CLUSTER_DIR:?}/$port"
+      mkdir -p "$CLUSTER_DIR/$port"
+      redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes \
+        --cluster-config-file "$CLUSTER_DIR/$port/nodes.conf" --cluster-node-timeout 2000 \
+        --appendonly no --save "" --daemonize yes --dir "$CLUSTER_DIR/$port" \
+        --logfile "$CLUSTER_DIR/$port/redis.log"
+    fi
+  done
+  for port in "${CLUSTER_PORTS[@]}"; do
+    for _ in $(seq 1 30); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.2; done
+  done
+  local nodes=()
+  for port in "${CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >/dev/null
+  for _ in $(seq 1 60); do cluster_ok && break; sleep 0.5; done
+  cluster_ok || { log "the Redis Cluster on ${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]} is not healthy"; exit 1; }
+}
+
 # Headless Chromium and its WebDriver for the sessions page's browser test
 # (crates/durin-contract/tests/browser.rs), which fails without them.
 ensure_chromium() {
@@ -89,6 +131,7 @@ ensure_nginx() {
 
 ensure_postgres
 ensure_redis
+ensure_redis_cluster
 ensure_chromium
 ensure_nginx
-log "PostgreSQL and Redis are up (database $TEST_DB); chromium, chromedriver and nginx are installed"
+log "PostgreSQL, Redis and the Redis Cluster are up (database $TEST_DB); chromium, chromedriver and nginx are installed"

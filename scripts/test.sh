@@ -9,6 +9,8 @@ bash scripts/services.sh
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/durin_test}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+# The Redis Cluster scripts/services.sh starts (3 masters, 3 replicas).
+export REDIS_CLUSTER_URL=${REDIS_CLUSTER_URL:-redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003}
 # The black-box contract suite (crates/durin-contract) drives every example server on
 # every backend.
 export DURIN_CONTRACT_SERVERS=${DURIN_CONTRACT_SERVERS:-axum-server,actix-server}

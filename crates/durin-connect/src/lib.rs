@@ -7,6 +7,7 @@
 //! | `sqlite:path`, `sqlite://path`, `sqlite::memory:` | [`durin_sqlx::SqliteStore`] |
 //! | `postgres://...`, `postgresql://...` | [`durin_sqlx::PostgresStore`] |
 //! | `redis://host:port[/db][?prefix=P]`, `rediss://...` | [`durin_redis::RedisStore`] (key prefix `P`, default `durin`) |
+//! | `redis+cluster://HOST:PORT[,HOST:PORT...][/?prefix=P][&wait_replicas=N]` | the same on a Redis Cluster ([`durin_redis::RedisStore::open_url`]) |
 //!
 //! Each backend is a cargo feature, all on by default; a URL of a backend the build leaves
 //! out is refused with [`ConnectError::FeatureDisabled`], naming the feature:
@@ -15,7 +16,7 @@
 //! |---|---|---|
 //! | `sqlite` (default) | `sqlite:` | durin-sqlx's `sqlite` (sqlx's SQLite driver) |
 //! | `postgres` (default) | `postgres://`, `postgresql://` | durin-sqlx's `postgres` (sqlx's PostgreSQL driver) |
-//! | `redis` (default) | `redis://`, `rediss://` | durin-redis |
+//! | `redis` (default) | `redis://`, `rediss://`, `redis+cluster://` | durin-redis |
 //!
 //! durin-sqlx itself is always a dependency (for [`durin_sqlx::PoolConfig`]), without a
 //! driver unless `sqlite` or `postgres` is on.
@@ -120,6 +121,12 @@ pub async fn open_with(
         #[cfg(feature = "postgres")]
         Kind::Postgres => Ok(Arc::new(PostgresStore::connect_with(url, pool).await?)),
         #[cfg(feature = "redis")]
+        Kind::Redis if url.starts_with("redis+cluster:") => Ok(Arc::new(
+            durin_redis::RedisStore::open_url(url)
+                .await
+                .map_err(StoreError::from)?,
+        )),
+        #[cfg(feature = "redis")]
         Kind::Redis => {
             let (url, config) = redis_config(url)?;
             let store = durin_redis::RedisStore::connect_with(&url, config)
@@ -151,6 +158,10 @@ pub fn open_lazy(
         #[cfg(feature = "postgres")]
         Kind::Postgres => Ok(Arc::new(PostgresStore::connect_lazy(url, pool)?)),
         #[cfg(feature = "redis")]
+        Kind::Redis if url.starts_with("redis+cluster:") => Ok(Arc::new(
+            durin_redis::RedisStore::open_url_lazy(url).map_err(StoreError::from)?,
+        )),
+        #[cfg(feature = "redis")]
         Kind::Redis => {
             let (url, config) = redis_config(url)?;
             let store =
@@ -170,7 +181,7 @@ pub fn kind_of(url: &str) -> Result<Kind, ConnectError> {
     match url.split(':').next().unwrap_or_default() {
         "sqlite" => Ok(Kind::Sqlite),
         "postgres" | "postgresql" => Ok(Kind::Postgres),
-        "redis" | "rediss" => Ok(Kind::Redis),
+        "redis" | "rediss" | "redis+cluster" => Ok(Kind::Redis),
         _ => Err(ConnectError::UnsupportedUrl(redact(url))),
     }
 }
@@ -516,6 +527,7 @@ mod tests {
             "redis: URLs need durin-connect's `redis` feature, which this build leaves out"
         );
         assert_eq!(kind_of("postgresql://h/db").unwrap(), Kind::Postgres);
+        assert_eq!(kind_of("redis+cluster://h:7001,h:7002").unwrap(), Kind::Redis);
         assert!(matches!(
             kind_of("mysql://h/db"),
             Err(ConnectError::UnsupportedUrl(_))

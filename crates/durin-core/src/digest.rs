@@ -14,19 +14,50 @@ use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::TokenString;
+use crate::{RoutingTag, TokenString};
 
 /// The stored digest of a token: 32 bytes, rendered as 64 lower-case hex characters.
 ///
 /// Digests are not secrets in the way tokens are (a digest cannot be used as a
 /// credential), but `Debug` still shows only the first 8 hex characters.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenDigest([u8; 32]);
+///
+/// A digest computed from a token by [`TokenHasher`] also carries the token's
+/// [`RoutingTag`] (a hint for sharded stores: where the session lives); the hint is not
+/// part of the digest's identity (equality, hashing, hex and serde ignore it), and a
+/// digest made from bytes or hex has none.
+#[derive(Clone, Copy)]
+pub struct TokenDigest([u8; 32], Option<RoutingTag>);
+
+impl PartialEq for TokenDigest {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for TokenDigest {}
+
+impl std::hash::Hash for TokenDigest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl TokenDigest {
     /// A digest from its raw bytes.
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        TokenDigest(bytes)
+        TokenDigest(bytes, None)
+    }
+
+    /// The routing tag of the token this digest was computed from, if known (see
+    /// [`RoutingTag`]).
+    pub const fn routing_tag(&self) -> Option<RoutingTag> {
+        self.1
+    }
+
+    /// The same digest with a routing hint.
+    #[must_use]
+    pub const fn with_routing_tag(self, tag: RoutingTag) -> Self {
+        TokenDigest(self.0, Some(tag))
     }
 
     /// The raw bytes.
@@ -61,12 +92,14 @@ impl TokenDigest {
         for (i, pair) in bytes.chunks_exact(2).enumerate() {
             out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
         }
-        Some(TokenDigest(out))
+        Some(TokenDigest(out, None))
     }
 
     /// A slice of raw bytes of length 32.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        <[u8; 32]>::try_from(bytes).ok().map(TokenDigest)
+        <[u8; 32]>::try_from(bytes)
+            .ok()
+            .map(TokenDigest::from_bytes)
     }
 
     /// Compares two digests in constant time.
@@ -196,7 +229,7 @@ impl DigestKey {
     pub(crate) fn digest(&self, token: &str) -> TokenDigest {
         let mut mac = self.mac.clone();
         mac.update(token.as_bytes());
-        TokenDigest(mac.finalize().into_bytes().into())
+        TokenDigest(mac.finalize().into_bytes().into(), None)
     }
 }
 
@@ -246,7 +279,9 @@ impl TokenHasher {
 
     /// The digest of `token` under the current key.
     pub fn digest(&self, token: &TokenString) -> TokenDigest {
-        self.current.digest(token.expose_secret())
+        self.current
+            .digest(token.expose_secret())
+            .with_routing_tag(token.routing_tag())
     }
 
     /// The digests of `token` under each previous key.
@@ -254,9 +289,10 @@ impl TokenHasher {
         &'a self,
         token: &'a TokenString,
     ) -> impl Iterator<Item = TokenDigest> + 'a {
-        self.previous
-            .iter()
-            .map(move |key| key.digest(token.expose_secret()))
+        self.previous.iter().map(move |key| {
+            key.digest(token.expose_secret())
+                .with_routing_tag(token.routing_tag())
+        })
     }
 }
 

@@ -112,4 +112,6 @@ pub use store::{
 pub use throttle::MemoryThrottle;
 pub use throttle::{Throttle, ThrottleDecision, retry_after_secs};
 pub use timestamp::Timestamp;
-pub use token::{MAX_PREFIX_LEN, MAX_TOKEN_LEN, TokenFormatError, TokenPrefix, TokenString};
+pub use token::{
+    MAX_PREFIX_LEN, MAX_TOKEN_LEN, RoutingTag, TokenFormatError, TokenPrefix, TokenString,
+};

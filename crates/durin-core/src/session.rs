@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Client, ClientName, ParseError, Timestamp, TokenDigest};
 
-/// The public, random id of a session: 22 base62 characters, safe in URLs and logs.
+/// The public, random id of a session: 22 base62 characters, or 26 (`<tag>_<22 base62>`)
+/// when it carries its user's [`crate::RoutingTag`]; safe in URLs and logs.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SessionId(String);
@@ -16,6 +17,23 @@ impl SessionId {
     /// A new random id (128 bits from the OS CSPRNG).
     pub fn generate() -> Self {
         SessionId(crate::token::random_id())
+    }
+
+    /// A new random id (128 bits) that carries `tag`: `<tag>_<22 base62>`, 26
+    /// characters, so that a sharded store finds the session's partition from the id
+    /// alone (see [`crate::RoutingTag`]).
+    pub fn generate_routed(tag: crate::RoutingTag) -> Self {
+        SessionId(crate::token::routed_id(tag))
+    }
+
+    /// The routing tag of an id made by [`SessionId::generate_routed`]; `None` for
+    /// other ids.
+    pub fn routing_tag(&self) -> Option<crate::RoutingTag> {
+        let bytes = self.0.as_bytes();
+        if bytes.len() != crate::RoutingTag::LEN + 1 + 22 || bytes[crate::RoutingTag::LEN] != b'_' {
+            return None;
+        }
+        crate::RoutingTag::parse(&self.0[..crate::RoutingTag::LEN])
     }
 
     /// The longest session id accepted (a store column size).

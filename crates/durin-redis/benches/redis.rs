@@ -25,8 +25,8 @@ use durin_core::{
     CachedTokenStore, Client, ClientName, DigestKey, Durin, LoginOptions, Rate, Throttle,
     TokenPrefix, TokenString, Transport, UserId,
 };
+use durin_redis::Connection;
 use durin_redis::redis::Script;
-use durin_redis::redis::aio::ConnectionManager;
 use durin_redis::{RedisConfig, RedisStore, RedisThrottle};
 use futures::future::join_all;
 use tokio::runtime::Runtime;
@@ -40,7 +40,7 @@ struct Setup {
     token: TokenString,
     unknown: TokenString,
     session_key: String,
-    conn: ConnectionManager,
+    conn: Connection,
     throttle: RedisThrottle,
     rate: Rate,
     trivial: Script,
@@ -89,7 +89,9 @@ fn setup() -> Setup {
             .unwrap();
         let throttle = RedisThrottle::from_store(&store);
         Setup {
-            session_key: store.session_key(&login.session.digest),
+            session_key: store
+                .session_key(&login.session.digest)
+                .expect("the digest of a token durin issued names its partition"),
             conn: store.connection().clone(),
             durin,
             cached,

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use durin_core::{InvalidationChannel, StoreError, Subscription};
-use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::RedisError;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
-use redis::{AsyncConnectionConfig, RedisError};
 
 use crate::RedisConfig;
+use crate::conn::{Connection, Endpoint};
 use crate::error::{is_unavailable, store_error};
 
 /// The stream field holding a payload.
@@ -62,8 +62,8 @@ const SILENT_RECONNECTS: u32 = 1;
 ///   too before a read on it succeeded.
 #[derive(Clone)]
 pub struct RedisChannel {
-    client: redis::Client,
-    conn: ConnectionManager,
+    endpoint: Endpoint,
+    conn: Connection,
     key: String,
     name: String,
     max_len: u64,
@@ -74,13 +74,13 @@ pub struct RedisChannel {
 
 impl RedisChannel {
     pub(crate) fn new(
-        client: redis::Client,
-        conn: ConnectionManager,
+        endpoint: Endpoint,
+        conn: Connection,
         key: String,
         config: &RedisConfig,
     ) -> Self {
         RedisChannel {
-            client,
+            endpoint,
             conn,
             key,
             name: subscriber_name(config.prefix(), &durin_core::SessionId::generate()),
@@ -145,22 +145,18 @@ impl RedisChannel {
     }
 
     /// Opens a named connection for one subscription, within the connection and
-    /// response timeouts.
-    async fn open(&self) -> Result<MultiplexedConnection, StoreError> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.connection_timeout))
-            // A blocked XREAD answers after `block` at the latest.
-            .set_response_timeout(Some(self.block + self.response_timeout));
+    /// response timeouts. On a cluster it is a cluster connection of its own: its reads
+    /// go to the node that serves the stream's slot, and follow the slot when it moves.
+    async fn open(&self) -> Result<Connection, StoreError> {
         let open = async {
+            // A blocked XREAD answers after `block` at the latest.
             let mut conn = self
-                .client
-                .get_multiplexed_async_connection_with_config(&config)
+                .endpoint
+                .dedicated(self.connection_timeout, self.block + self.response_timeout)
                 .await?;
-            redis::cmd("CLIENT")
-                .arg("SETNAME")
-                .arg(&self.name)
-                .query_async::<()>(&mut conn)
-                .await?;
+            let mut setname = redis::cmd("CLIENT");
+            setname.arg("SETNAME").arg(&self.name);
+            conn.query_at::<()>(&self.key, &setname).await?;
             Ok::<_, RedisError>(conn)
         };
         match tokio::time::timeout(self.connection_timeout + self.response_timeout, open).await {
@@ -227,7 +223,7 @@ impl InvalidationChannel for RedisChannel {
 struct RedisSubscription {
     channel: RedisChannel,
     /// `None` after the connection failed: the next read reconnects.
-    conn: Option<MultiplexedConnection>,
+    conn: Option<Connection>,
     last: String,
     /// The field and value of the entry at `last`: a stream deleted and recreated within
     /// the same millisecond can hold a new entry under the same id, and only its content
@@ -257,7 +253,7 @@ impl RedisSubscription {
     /// Whether the stream still holds the entry last read (its id, with the same
     /// content): trimming removes the oldest entries first, so if it does, nothing after
     /// it was trimmed.
-    async fn holds(&self, conn: &mut MultiplexedConnection) -> Result<bool, Failure> {
+    async fn holds(&self, conn: &mut Connection) -> Result<bool, Failure> {
         let found: StreamRangeReply = redis::cmd("XRANGE")
             .arg(&self.channel.key)
             .arg(&self.last)
@@ -281,7 +277,7 @@ impl RedisSubscription {
     }
 
     /// Opens a new connection and checks that the stream still holds the last id read.
-    async fn reconnect(&self) -> Result<MultiplexedConnection, Failure> {
+    async fn reconnect(&self) -> Result<Connection, Failure> {
         let mut conn = self.channel.open().await.map_err(Failure::Lost)?;
         if !self.holds(&mut conn).await? {
             return Err(self.trimmed());

@@ -4,6 +4,7 @@ mod admin;
 mod channel;
 mod clients;
 mod config;
+mod conn;
 mod error;
 mod keys;
 mod limiter;
@@ -15,6 +16,7 @@ mod throttle;
 
 pub use channel::RedisChannel;
 pub use config::RedisConfig;
+pub use conn::Connection;
 pub use error::Error;
 pub use store::RedisStore;
 

@@ -29,7 +29,7 @@ impl SettingsStore for RedisStore {
         client: &ClientName,
     ) -> Result<Option<Map<String, Value>>, StoreError> {
         let raw: Option<Vec<u8>> = self
-            .query(redis::cmd("GET").arg(self.keys.settings(user, client)))
+            .query(redis::cmd("GET").arg(self.keys.user_part(user).settings(user, client)))
             .await?;
         let Some(raw) = raw else { return Ok(None) };
         let record: Record = serde_json::from_slice(&raw)
@@ -57,7 +57,7 @@ impl SettingsStore for RedisStore {
         let () = self
             .query(
                 redis::cmd("SET")
-                    .arg(self.keys.settings(user, client))
+                    .arg(self.keys.user_part(user).settings(user, client))
                     .arg(record),
             )
             .await?;
@@ -70,7 +70,7 @@ impl SettingsStore for RedisStore {
         client: &ClientName,
     ) -> Result<bool, StoreError> {
         let deleted: u64 = self
-            .query(redis::cmd("DEL").arg(self.keys.settings(user, client)))
+            .query(redis::cmd("DEL").arg(self.keys.user_part(user).settings(user, client)))
             .await?;
         Ok(deleted > 0)
     }

@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use durin_core::{Rate, StoreError, Throttle, ThrottleDecision};
 use redis::aio::ConnectionManager;
 
+use crate::conn::{Connection, Endpoint};
+
 use crate::error::store_error;
 use crate::keys::Keys;
 use crate::scripts::SCRIPTS;
@@ -37,7 +39,7 @@ pub enum FailureMode {
 /// [`FailureMode::Closed`]); other Redis errors always fail the check.
 #[derive(Clone)]
 pub struct RedisThrottle {
-    conn: ConnectionManager,
+    conn: Connection,
     keys: Keys,
     failure_mode: FailureMode,
 }
@@ -57,9 +59,10 @@ impl RedisThrottle {
     /// As [`RedisStore::connect_with`].
     pub async fn connect_with(url: &str, config: RedisConfig) -> Result<Self, Error> {
         config.validate()?;
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new_with_config(client, config.manager_config()).await?;
-        Self::new(conn, &config)
+        let (target, _) = RedisConfig::target_of(url)?;
+        let endpoint = Endpoint::open(&target, &config)?;
+        let conn = endpoint.connect(&config).await?;
+        Ok(Self::from_parts(conn, &config, endpoint.is_cluster()))
     }
 
     /// Prepares a throttle for `url` without connecting (see
@@ -69,9 +72,10 @@ impl RedisThrottle {
     /// As [`RedisStore::connect_lazy`].
     pub fn connect_lazy(url: &str, config: RedisConfig) -> Result<Self, Error> {
         config.validate()?;
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new_lazy_with_config(client, config.manager_config())?;
-        Self::new(conn, &config)
+        let (target, _) = RedisConfig::target_of(url)?;
+        let endpoint = Endpoint::open(&target, &config)?;
+        let conn = endpoint.connect_lazy(&config)?;
+        Ok(Self::from_parts(conn, &config, endpoint.is_cluster()))
     }
 
     /// A throttle over a connection of your own, with the key prefix of `config`.
@@ -80,11 +84,15 @@ impl RedisThrottle {
     /// [`Error::Config`] for an unusable configuration.
     pub fn new(conn: ConnectionManager, config: &RedisConfig) -> Result<Self, Error> {
         config.validate()?;
-        Ok(RedisThrottle {
+        Ok(Self::from_parts(Connection::Single(conn), config, false))
+    }
+
+    fn from_parts(conn: Connection, config: &RedisConfig, cluster: bool) -> Self {
+        RedisThrottle {
             conn,
-            keys: Keys::new(config.prefix()),
+            keys: Keys::new(config.prefix(), cluster),
             failure_mode: FailureMode::default(),
-        })
+        }
     }
 
     /// A throttle sharing the store's connection and key prefix.

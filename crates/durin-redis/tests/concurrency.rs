@@ -1,13 +1,14 @@
 //! Races through the `Durin` service on Redis. Every case runs two service instances on
 //! two separate connections under one key prefix, as two application processes would,
-//! and spreads the racing requests over both.
+//! and spreads the racing requests over both; on one server, and again on the Redis
+//! Cluster (`REDIS_CLUSTER_URL`), where each user's writes are scripts on its slot.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::{config, store_with};
+use common::{cluster_config, cluster_store_with, config, store_with};
 use durin_core::testing::{client, user};
 use durin_core::{
     AuthError, Client, DigestKey, Durin, Login, LoginOptions, TokenStore, Transport, UserId,
@@ -32,16 +33,26 @@ impl Nodes {
 
 /// Two services sharing one key prefix and digest key, each on its own connection; with
 /// `audit`, removals keep revoked records.
-async fn nodes(clients: &[Client], audit: bool) -> Nodes {
-    let config = config();
+/// On the Redis Cluster (`cluster`) or the one server.
+async fn nodes_on(cluster: bool, clients: &[Client], audit: bool) -> Nodes {
     let key = DigestKey::generate("race");
     let node = |store: Arc<RedisStore>| {
         let builder = Durin::builder(store.clone(), store, key.clone());
         if audit { builder.audit_mode() } else { builder }.build()
     };
-    let store = Arc::new(store_with(config.clone()).await);
+    let (a, b) = if cluster {
+        let config = cluster_config();
+        (
+            cluster_store_with(config.clone()).await,
+            cluster_store_with(config).await,
+        )
+    } else {
+        let config = config();
+        (store_with(config.clone()).await, store_with(config).await)
+    };
+    let store = Arc::new(a);
     let a = node(store.clone());
-    let b = node(Arc::new(store_with(config).await));
+    let b = node(Arc::new(b));
     for c in clients {
         a.create_client(c).await.unwrap();
     }
@@ -61,10 +72,10 @@ async fn live_sessions(store: &RedisStore, user: &UserId) -> usize {
     sessions.iter().filter(|s| s.is_live(now)).count()
 }
 
-async fn racing_logins(max: u32, logins: usize) {
+async fn racing_logins(cluster: bool, max: u32, logins: usize) {
     let web =
         Client::new(client()).with_max_tokens_per_user(std::num::NonZeroU32::new(max).unwrap());
-    let nodes = nodes(std::slice::from_ref(&web), false).await;
+    let nodes = nodes_on(cluster, std::slice::from_ref(&web), false).await;
     let u = user();
     let tasks: Vec<_> = (0..logins)
         .map(|i| {
@@ -86,12 +97,22 @@ async fn racing_logins(max: u32, logins: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_logins_with_a_cap_of_one_leave_exactly_one_session() {
-    racing_logins(1, 50).await;
+    racing_logins(false, 1, 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_fifty_concurrent_logins_with_a_cap_of_one_leave_exactly_one_session() {
+    racing_logins(true, 1, 50).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thirty_concurrent_logins_with_a_cap_of_three_leave_exactly_three() {
-    racing_logins(3, 30).await;
+    racing_logins(false, 3, 30).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_thirty_concurrent_logins_with_a_cap_of_three_leave_exactly_three() {
+    racing_logins(true, 3, 30).await;
 }
 
 /// Whether the session is stored and not revoked, read from the store itself.
@@ -174,6 +195,15 @@ async fn logout_all_round(nodes: &Arc<Nodes>, all: &[Client]) -> Result<(), Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn logout_all_racing_logins_leaves_nothing_issued_before_it() {
+    logout_all_racing_logins(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_logout_all_racing_logins_leaves_nothing_issued_before_it() {
+    logout_all_racing_logins(true).await;
+}
+
+async fn logout_all_racing_logins(cluster: bool) {
     // Three clients the logins race on, and the witness's.
     let clients: Vec<Client> = (0..4)
         .map(|_| {
@@ -181,7 +211,7 @@ async fn logout_all_racing_logins_leaves_nothing_issued_before_it() {
         })
         .collect();
     for audit in [false, true] {
-        let nodes = Arc::new(nodes(&clients, audit).await);
+        let nodes = Arc::new(nodes_on(cluster, &clients, audit).await);
         for _ in 0..5 {
             if let Err(e) = logout_all_round(&nodes, &clients).await {
                 panic!("{e} (audit {audit})");
@@ -222,9 +252,18 @@ fn broken_nodes(nodes: &Nodes, audit: bool) -> Nodes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn renew_racing_revoke_never_resurrects_the_session() {
+    renew_racing_revoke(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_renew_racing_revoke_never_resurrects_the_session() {
+    renew_racing_revoke(true).await;
+}
+
+async fn renew_racing_revoke(cluster: bool) {
     let web = Client::new(client());
     for audit in [false, true] {
-        let nodes = Arc::new(nodes(std::slice::from_ref(&web), audit).await);
+        let nodes = Arc::new(nodes_on(cluster, std::slice::from_ref(&web), audit).await);
         for round in 0..30 {
             let u = user();
             let login = nodes

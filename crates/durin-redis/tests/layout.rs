@@ -47,7 +47,7 @@ async fn session_keys_expire_a_grace_period_after_the_purge_point() {
     let s = session(&u, &client(), t);
     store.insert(&s, keep(1, t)).await.unwrap();
     assert_near(
-        pttl(&store.session_key(&s.digest)).await,
+        pttl(&store.session_key(&s.digest).unwrap()).await,
         Duration::from_secs(3600) + grace,
     );
     assert_near(
@@ -59,7 +59,7 @@ async fn session_keys_expire_a_grace_period_after_the_purge_point() {
     let mut forever = session(&u, &client(), t);
     forever.expires_at = None;
     store.insert(&forever, keep(1, t)).await.unwrap();
-    assert_eq!(pttl(&store.session_key(&forever.digest)).await, -1);
+    assert_eq!(pttl(&store.session_key(&forever.digest).unwrap()).await, -1);
     assert_eq!(pttl(&format!("{p}:id:{}", forever.id)).await, -1);
 
     // A refresh token outliving the access token keeps the session until it expires.
@@ -71,7 +71,10 @@ async fn session_keys_expire_a_grace_period_after_the_purge_point() {
     });
     store.insert(&refreshable, keep(1, t)).await.unwrap();
     let until = Duration::from_secs(7200) + grace;
-    assert_near(pttl(&store.session_key(&refreshable.digest)).await, until);
+    assert_near(
+        pttl(&store.session_key(&refreshable.digest).unwrap()).await,
+        until,
+    );
     assert_near(pttl(&format!("{p}:r:{}", refresh.to_hex())).await, until);
 
     // Revoked for audit: kept the grace period after the revocation.
@@ -80,17 +83,20 @@ async fn session_keys_expire_a_grace_period_after_the_purge_point() {
         .await
         .unwrap()
         .unwrap();
-    assert_near(pttl(&store.session_key(&forever.digest)).await, grace);
+    assert_near(
+        pttl(&store.session_key(&forever.digest).unwrap()).await,
+        grace,
+    );
 
     // Extending moves the expiry of every key of the session.
     let later = t.saturating_add(Duration::from_secs(5 * 3600));
     store.extend(&s.id, Some(later), t).await.unwrap().unwrap();
     assert_near(
-        pttl(&store.session_key(&s.digest)).await,
+        pttl(&store.session_key(&s.digest).unwrap()).await,
         Duration::from_secs(5 * 3600) + grace,
     );
     store.extend(&s.id, None, t).await.unwrap().unwrap();
-    assert_eq!(pttl(&store.session_key(&s.digest)).await, -1);
+    assert_eq!(pttl(&store.session_key(&s.digest).unwrap()).await, -1);
 }
 
 #[tokio::test]
@@ -124,7 +130,7 @@ async fn login_prunes_index_members_whose_keys_expired_and_purge_clears_the_rest
     assert_eq!(members(&user_index).await, vec![short.id.to_string()]);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
-        !exists(&store.session_key(&short.digest)).await,
+        !exists(&store.session_key(&short.digest).unwrap()).await,
         "Redis expired it"
     );
     assert_eq!(
@@ -189,7 +195,7 @@ async fn purge_deletes_every_key_of_a_revoked_session() {
     let cutoff = t.saturating_sub(Duration::from_secs(3600));
     assert_eq!(store.purge_expired(cutoff, 10).await.unwrap(), 1);
     for key in [
-        store.session_key(&rotation.digest),
+        store.session_key(&rotation.digest).unwrap(),
         format!("{p}:id:{}", s.id),
         format!("{p}:r:{}", rotation.refresh_digest.to_hex()),
         rotated_key,
@@ -263,7 +269,7 @@ async fn records_of_an_unknown_version_are_corrupt() {
     let mut conn = raw_connection().await;
     let s = session(&user(), &client(), now());
     store.insert(&s, keep(1, s.created_at)).await.unwrap();
-    let key = store.session_key(&s.digest);
+    let key = store.session_key(&s.digest).unwrap();
     let raw: String = conn.get(&key).await.unwrap();
     assert!(raw.starts_with('{') && raw.contains("\"v\":1"), "{raw}");
     let newer = raw.replacen("\"v\":1", "\"v\":2", 1);

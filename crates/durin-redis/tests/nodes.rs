@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{config, raw_connection, store_with};
+use common::{cluster_config, cluster_store_with, config, raw_connection, store_with};
 use durin_core::testing::{CountingStore, client, digest, now, unique, user};
 use durin_core::{
     AttemptDecision, AttemptId, AttemptKey, AttemptLimiter, AuthError, CachedTokenStore,
@@ -85,8 +85,13 @@ struct Node {
     _subscriber: SubscriberHandle,
 }
 
-async fn node(config: RedisConfig, key: &DigestKey) -> Node {
-    let store = Arc::new(store_with(config).await);
+/// On the Redis Cluster (`cluster`) or the one server.
+async fn node_on(cluster: bool, config: RedisConfig, key: &DigestKey) -> Node {
+    let store = Arc::new(if cluster {
+        cluster_store_with(config).await
+    } else {
+        store_with(config).await
+    });
     let channel = store.channel();
     let subscriber_name = channel.subscriber_name().to_owned();
     let bus = InvalidationBus::new(Arc::new(channel));
@@ -117,10 +122,15 @@ async fn node(config: RedisConfig, key: &DigestKey) -> Node {
 
 /// Two nodes under one fresh prefix with one digest key, and a client created on A.
 async fn nodes() -> (Node, Node, ClientName, RedisConfig) {
-    let config = config();
+    nodes_on(false).await
+}
+
+/// [`nodes`] on the Redis Cluster (`cluster`) or the one server.
+async fn nodes_on(cluster: bool) -> (Node, Node, ClientName, RedisConfig) {
+    let config = if cluster { cluster_config() } else { config() };
     let key = DigestKey::generate("nodes");
-    let a = node(config.clone(), &key).await;
-    let b = node(config.clone(), &key).await;
+    let a = node_on(cluster, config.clone(), &key).await;
+    let b = node_on(cluster, config.clone(), &key).await;
     let web = Client::new(client());
     a.durin.create_client(&web).await.unwrap();
     (a, b, web.name, config)
@@ -215,7 +225,18 @@ fn probe_payload() -> Invalidation {
 /// cache held the session; a revocation on B is seen on A.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_revocation_on_one_node_is_refused_on_the_other() {
-    let (a, b, web, _) = nodes().await;
+    revocations_propagate(false).await;
+}
+
+/// The same on the Redis Cluster: the stream on its slot's primary, each subscriber on
+/// a cluster connection of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_a_revocation_on_one_node_is_refused_on_the_other() {
+    revocations_propagate(true).await;
+}
+
+async fn revocations_propagate(cluster: bool) {
+    let (a, b, web, _) = nodes_on(cluster).await;
     let u = user();
     let login = a.durin.login(&u, &web, opts()).await.unwrap();
     for _ in 0..3 {
@@ -507,6 +528,19 @@ async fn the_attempt_limit_holds_across_nodes() {
     let config = config();
     let a: Arc<dyn AttemptLimiter> = Arc::new(store_with(config.clone()).await);
     let b: Arc<dyn AttemptLimiter> = Arc::new(store_with(config).await);
+    attempt_limit_across(a, b).await;
+}
+
+/// The same on the Redis Cluster (every attempt key in the `{prefix}` slot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_the_attempt_limit_holds_across_nodes() {
+    let config = cluster_config();
+    let a: Arc<dyn AttemptLimiter> = Arc::new(cluster_store_with(config.clone()).await);
+    let b: Arc<dyn AttemptLimiter> = Arc::new(cluster_store_with(config).await);
+    attempt_limit_across(a, b).await;
+}
+
+async fn attempt_limit_across(a: Arc<dyn AttemptLimiter>, b: Arc<dyn AttemptLimiter>) {
     let pair = AttemptKey::new(&[b"pair", unique("addr").as_bytes(), b"alice"], 10);
     let address = AttemptKey::new(&[b"address", unique("addr").as_bytes()], 50);
     let window = Duration::from_secs(900);

@@ -25,8 +25,9 @@ use self::builder::Config;
 use self::client_cache::ClientCache;
 use crate::{
     AuthError, Authenticated, Client, ClientName, ClientStore, Clock, DigestKey, InsertPolicy,
-    InvalidReason, RefreshState, Refusal, Removal, Renewal, Session, SessionId, Timestamp,
-    TokenDigest, TokenHasher, TokenName, TokenStore, TokenString, Transport, UserId, WhenFull,
+    InvalidReason, RefreshState, Refusal, Removal, Renewal, RoutingTag, Session, SessionId,
+    Timestamp, TokenDigest, TokenHasher, TokenName, TokenStore, TokenString, Transport, UserId,
+    WhenFull,
 };
 
 /// Options of one login.
@@ -268,10 +269,14 @@ impl Durin {
     async fn issue(&self, user: &UserId, issue: Issue, now: Timestamp) -> Result<Login, AuthError> {
         let client = issue.client;
         let prefix = client.prefix_or(&self.inner.config.prefix);
-        let token = TokenString::generate(prefix);
-        let refresh_token = client.refresh_ttl.map(|_| TokenString::generate(prefix));
+        // The tokens and the id carry the user's routing tag (for sharded stores).
+        let tag = RoutingTag::for_user(user);
+        let token = TokenString::generate_routed(prefix, tag);
+        let refresh_token = client
+            .refresh_ttl
+            .map(|_| TokenString::generate_routed(prefix, tag));
         let session = Session {
-            id: SessionId::generate(),
+            id: SessionId::generate_routed(tag),
             user_id: user.clone(),
             client: client.name.clone(),
             digest: self.inner.hasher.digest(&token),

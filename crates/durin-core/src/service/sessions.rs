@@ -16,8 +16,8 @@ pub enum PurgeRun {
     Skipped,
 }
 use crate::{
-    AuthError, Authenticated, InvalidReason, RefreshLookup, Renewal, Rotation, Session, SessionId,
-    TokenString, UserId,
+    AuthError, Authenticated, InvalidReason, RefreshLookup, Renewal, Rotation, RoutingTag, Session,
+    SessionId, TokenString, UserId,
 };
 
 impl Durin {
@@ -69,8 +69,9 @@ impl Durin {
             .await?
             .ok_or(AuthError::InvalidToken(InvalidReason::ClientGone))?;
         let prefix = client.prefix_or(&self.inner.config.prefix);
-        let token = TokenString::generate(prefix);
-        let new_refresh = TokenString::generate(prefix);
+        let tag = RoutingTag::for_user(&session.user_id);
+        let token = TokenString::generate_routed(prefix, tag);
+        let new_refresh = TokenString::generate_routed(prefix, tag);
         let rotation = Rotation {
             previous_digest: session.digest,
             digest: self.inner.hasher.digest(&token),

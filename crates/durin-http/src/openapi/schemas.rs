@@ -185,7 +185,7 @@ pub(super) fn components(config: &HttpConfig) -> Components {
             "SessionId",
             string()
                 .pattern(Some("^[A-Za-z0-9_-]{1,64}$"))
-                .description(Some("A public session id (22 base62 characters when durin made it).")),
+                .description(Some("A public session id (durin makes `<routing tag>_<22 base62>`).")),
         )
         .schema("LoginRequest", login_body)
         .schema(

@@ -17,6 +17,55 @@ pub(crate) fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
+/// The Redis Cluster the cluster tests run against (`REDIS_CLUSTER_URL`; the one
+/// `scripts/services.sh` starts by default).
+pub(crate) fn cluster_url() -> String {
+    std::env::var("REDIS_CLUSTER_URL").unwrap_or_else(|_| {
+        "redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003".to_owned()
+    })
+}
+
+/// A config under a fresh prefix for the cluster: every write waits for one replica.
+pub(crate) fn cluster_config() -> RedisConfig {
+    config().with_wait_replicas(1)
+}
+
+/// A store on the cluster under a fresh prefix; panics (never skips) when the cluster is
+/// unreachable.
+pub(crate) async fn cluster_store() -> Arc<RedisStore> {
+    Arc::new(cluster_store_with(cluster_config()).await)
+}
+
+/// A store on the cluster with `config`; panics when the cluster is unreachable.
+pub(crate) async fn cluster_store_with(config: RedisConfig) -> RedisStore {
+    sweep_cluster_leftovers();
+    let url = cluster_url();
+    let store = RedisStore::connect_with(&url, config)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot reach the Redis Cluster at {} (set REDIS_CLUSTER_URL, or run scripts/services.sh): {error:?}",
+                shown(&url)
+            )
+        });
+    assert!(store.is_cluster());
+    store
+}
+
+/// A throttle on the cluster under a fresh prefix; panics when it is unreachable.
+pub(crate) async fn cluster_throttle() -> Arc<RedisThrottle> {
+    let url = cluster_url();
+    let throttle = RedisThrottle::connect_with(&url, cluster_config())
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot reach the Redis Cluster at {} (set REDIS_CLUSTER_URL, or run scripts/services.sh): {error:?}",
+                shown(&url)
+            )
+        });
+    Arc::new(throttle)
+}
+
 /// The URL without credentials, for messages.
 fn shown(url: &str) -> &str {
     url.rsplit_once('@').map_or(url, |(_, host)| host)
@@ -121,6 +170,75 @@ fn sweep_leftovers() {
             .collect();
         for chunk in old.chunks(500) {
             let _: redis::RedisResult<i64> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+        }
+    });
+}
+
+/// The cluster's [`sweep_leftovers`]: each primary is scanned on its own (a cluster
+/// connection sends `SCAN` to one node), and keys are deleted one by one (they live in
+/// different slots). Test keys are `{durin-test-<secs>-...}...` or `durin-test-<secs>-...`.
+fn sweep_cluster_leftovers() {
+    static SWEEP: Once = Once::new();
+    SWEEP.call_once(|| {
+        let url = cluster_url();
+        let Some(seed) = url
+            .strip_prefix("redis+cluster://")
+            .and_then(|rest| rest.rsplit('@').next())
+            .and_then(|hosts| hosts.split(',').next())
+            .map(|host| host.trim_end_matches('/').to_owned())
+        else {
+            return;
+        };
+        let Ok(mut conn) = redis::Client::open(format!("redis://{seed}"))
+            .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(2)))
+        else {
+            return; // The store's own connect reports it.
+        };
+        let Ok(nodes) = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query::<String>(&mut conn)
+        else {
+            return;
+        };
+        let now = SystemClock.now().as_millis() / 1000;
+        let primaries = nodes
+            .lines()
+            .filter(|line| line.contains("master") && !line.contains("fail"))
+            .filter_map(|line| line.split_whitespace().nth(1))
+            .filter_map(|address| address.split('@').next().map(str::to_owned));
+        for primary in primaries {
+            let Ok(mut node) = redis::Client::open(format!("redis://{primary}"))
+                .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(2)))
+            else {
+                continue;
+            };
+            let mut cursor = 0u64;
+            loop {
+                let page: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("*{TEST_PREFIX}*"))
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query(&mut node);
+                let Ok((next, keys)) = page else { break };
+                for key in keys {
+                    let old = key
+                        .trim_start_matches('{')
+                        .strip_prefix(TEST_PREFIX)
+                        .and_then(|rest| rest.split('-').next())
+                        .and_then(|secs| secs.parse::<i64>().ok())
+                        .is_some_and(|secs| now - secs > LEFTOVER_AGE_SECS);
+                    if old {
+                        let _: redis::RedisResult<i64> =
+                            redis::cmd("UNLINK").arg(&key).query(&mut node);
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
         }
     });
 }
