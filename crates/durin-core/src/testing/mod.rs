@@ -60,6 +60,52 @@ pub mod parts {
     pub fn backend(b: Arc<dyn Backend>) -> Option<Arc<dyn Backend>> {
         Some(b)
     }
+
+    /// What a node does on a backend without the ability `part`: without a channel, a
+    /// shared throttle or a shared attempt limiter it refuses to be one of several
+    /// nodes, naming what is missing, and runs as the only one; without settings the
+    /// service answers "not configured".
+    pub async fn absent(b: Arc<dyn Backend>, part: &str) {
+        let key = || crate::DigestKey::generate("absent");
+        match part {
+            "channel" | "throttle" | "attempts" => {
+                let what = match part {
+                    "channel" => "invalidation channel",
+                    "throttle" => "shared throttle",
+                    _ => "shared attempt limiter",
+                };
+                match crate::Node::builder(b.clone(), key())
+                    .without_tasks()
+                    .start()
+                {
+                    Err(crate::NodeError::SingleNodeBackend { missing, .. }) => {
+                        assert!(missing.contains(&what), "{missing:?} lacks {what}");
+                    }
+                    Ok(_) => panic!("a backend without a {what} was accepted for several nodes"),
+                }
+                let node = crate::Node::builder(b, key())
+                    .without_tasks()
+                    .single_node()
+                    .start()
+                    .expect("a single node accepts any backend");
+                assert!(node.ready().await, "a single node on this backend is ready");
+            }
+            "settings" => {
+                let node = crate::Node::builder(b, key())
+                    .without_tasks()
+                    .single_node()
+                    .start()
+                    .expect("a single node accepts any backend");
+                let user = super::user();
+                let client = super::client();
+                assert!(matches!(
+                    node.durin().settings(&user, &client).await,
+                    Err(crate::AuthError::NotConfigured(_))
+                ));
+            }
+            other => panic!("every backend has {other}"),
+        }
+    }
 }
 
 use std::time::Duration;
@@ -193,8 +239,10 @@ macro_rules! __durin_backend_part {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let backend: ::std::sync::Arc<dyn $crate::Backend> = $factory().await;
-                    if let Some(part) = $crate::testing::parts::$part(backend) {
-                        $crate::testing::$module::$case(part).await;
+                    match $crate::testing::parts::$part(backend.clone()) {
+                        Some(part) => $crate::testing::$module::$case(part).await,
+                        // Without the ability, the node must do without it as documented.
+                        None => $crate::testing::parts::absent(backend, stringify!($part)).await,
                     }
                 }
             )*
