@@ -285,9 +285,14 @@ async fn the_document_holds_for_every_answer(package: &'static str, backend: &'s
 
     // Every unsafe operation through the cookie without an Origin: 403 (CSRF).
     let login = s
-        .send(s.http.post(s.url("/api/login/")).json(&json!({
-            "username": BOB.0, "password": BOB.1, "client": "web", "transport": "cookie",
-        })))
+        .send(
+            s.http
+                .post(s.url("/api/login/"))
+                .json(&json!({
+                    "username": BOB.0, "password": BOB.1, "client": "web", "transport": "cookie",
+                }))
+                .header("Origin", s.base.clone()),
+        )
         .await;
     spec.check("post", "/api/login/", &login);
     let bob_cookie = cookie(&login);

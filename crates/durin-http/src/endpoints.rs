@@ -179,7 +179,9 @@ impl Api {
             }
         };
         let client = ClientName::new(client)
-            .map_err(|_| HttpError::detail(400, messages::UNKNOWN_CLIENT))?;
+            .ok()
+            .filter(|client| !self.is_special_client(client))
+            .ok_or_else(|| HttpError::detail(400, messages::UNKNOWN_CLIENT))?;
         let cookie = self
             .config
             .cookie
@@ -229,6 +231,16 @@ impl Api {
             set_cookie,
             ..Reply::issued(200, body, tokens)
         })
+    }
+
+    /// Whether `client` is one of the special clients a password login may not use: the
+    /// API-access client, the tokens client and the introspection clients. Their tokens
+    /// are issued by `apiaccess/`, `tokens/` or the CLI only; a password login through
+    /// them answers as for an unknown client.
+    pub fn is_special_client(&self, client: &ClientName) -> bool {
+        Some(client) == self.durin.api_access_client()
+            || Some(client) == self.durin.tokens_client()
+            || self.config.introspection_clients.contains(client)
     }
 
     /// `POST refresh/`: moves the expiry to now + the client's TTL (capped by its maximum

@@ -419,7 +419,10 @@ impl Durin {
             return None;
         }
         let client = self.inner.client_cache.get(&session.client, now)?;
-        if let Renewal::Sliding { min_interval } = client.renewal {
+        // A named token's lifetime is fixed at creation: never slid.
+        if let Renewal::Sliding { min_interval } = client.renewal
+            && session.name.is_none()
+        {
             let last = session.renewed_at.unwrap_or(session.created_at);
             if now.duration_since(last) >= min_interval
                 && client.expiry(session.created_at, now) > session.expires_at
@@ -452,7 +455,9 @@ impl Durin {
             .client_at(&session.client, now)
             .await?
             .ok_or(AuthError::InvalidToken(InvalidReason::ClientGone))?;
-        if let Renewal::Sliding { min_interval } = client.renewal {
+        if let Renewal::Sliding { min_interval } = client.renewal
+            && session.name.is_none()
+        {
             let last = session.renewed_at.unwrap_or(session.created_at);
             let next = client.expiry(session.created_at, now);
             if now.duration_since(last) >= min_interval && next > session.expires_at {
