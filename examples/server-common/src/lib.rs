@@ -88,6 +88,21 @@ pub struct Args {
     /// instead).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_cache_ttl)]
     pub purge_every: Duration,
+    /// How long a client may take to send a request's headers (from the connection's
+    /// start, or from the end of the previous response on a kept-alive connection);
+    /// past it the connection is closed. `0` turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_cache_ttl)]
+    pub header_timeout: Duration,
+    /// How long a connection may stay without a byte in either direction, between or
+    /// within requests, before it is closed (a request being answered is finished
+    /// first). `0` turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_cache_ttl)]
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a request's body, from the end of its headers;
+    /// past it the body read fails (413 `Request body too large.`, the answer to a body
+    /// that could not be read) and the connection is closed. `0` turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_cache_ttl)]
+    pub body_timeout: Duration,
     /// The key file used when `DURIN_SECRET` is not set (created on first run).
     #[arg(long, default_value = "durin.key")]
     pub key_file: PathBuf,
@@ -198,6 +213,9 @@ impl std::fmt::Debug for Args {
             .field("accept_legacy_tokens", &self.accept_legacy_tokens)
             .field("introspection_clients", &self.introspection_clients)
             .field("purge_every", &self.purge_every)
+            .field("header_timeout", &self.header_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("no_openapi", &self.no_openapi)
             .field("no_metrics", &self.no_metrics)
             .field("log_format", &self.log_format)
