@@ -506,7 +506,11 @@ async fn upstream() -> (u16, tokio::task::JoinHandle<()>) {
                 let text = String::from_utf8_lossy(&request).to_lowercase();
                 let seen: Vec<&str> = text
                     .lines()
-                    .filter(|l| l.starts_with("x-durin-") || l.starts_with("authorization"))
+                    .filter(|l| {
+                        l.starts_with("x-durin-")
+                            || l.starts_with("authorization")
+                            || l.starts_with("cookie")
+                    })
                     .collect();
                 let body = format!("upstream\n{}\n", seen.join("\n"));
                 let response = format!(
@@ -603,6 +607,55 @@ async fn nginx_in_front_of_an_upstream(package: &str) {
         !body.contains("authorization"),
         "the token reached the upstream: {body}"
     );
+    // The cookie transport through nginx: a safe method passes, and the cookie (the
+    // token) never reaches the upstream; a cross-origin POST is refused (the CSRF rule
+    // sees the original method), a same-origin one passes.
+    let r = s
+        .send(
+            s.http
+                .post(s.url("/api/login/"))
+                .header("Origin", s.base.clone())
+                .json(&serde_json::json!({
+                    // Another client: a second web login would end `token`.
+                    "username": ALICE.0, "password": ALICE.1, "client": "plain", "transport": "cookie",
+                })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let through = |method: reqwest::Method, origin: Option<String>| {
+        let mut request = http
+            .request(method, format!("{base}/some/page"))
+            .header("Cookie", cookie.clone());
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        async move {
+            let response = request.send().await.expect("request through nginx");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("body"))
+        }
+    };
+    let (status, body) = through(reqwest::Method::GET, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("x-durin-user: alice\n"), "{body}");
+    assert!(
+        !body.contains("cookie"),
+        "the cookie reached the upstream: {body}"
+    );
+    let (status, body) = through(
+        reqwest::Method::POST,
+        Some("https://evil.example".to_owned()),
+    )
+    .await;
+    assert_eq!(status, 401, "a cross-origin POST got through: {body}");
+    assert!(!body.contains("upstream"), "{body}");
+    let (status, body) = through(reqwest::Method::POST, Some(base.clone())).await;
+    assert_eq!(status, 200, "{body}");
     // Right after logout: 401.
     assert_eq!(s.post("/api/logout/", &token).await.status, 204);
     let (status, challenge, body) = get(Some(token)).await;

@@ -224,6 +224,29 @@ async fn token_scopes_are_deduplicated_and_capped(package: &str, backend: &str) 
     );
 }
 
+/// Names may not hold invisible formatting characters (bidi overrides, zero-width).
+async fn token_names_refuse_invisible_characters(package: &str, backend: &str) {
+    let s = with_tokens(package, backend).await;
+    let web = s.login(ALICE, "web").await;
+    for name in ["c\u{200B}i", "\u{202E}txt.exe", "ci\u{2066}", "\u{FEFF}ci"] {
+        let r = create(&s, &web, json!({ "name": name })).await;
+        assert_eq!(
+            (r.status, &r.body),
+            (
+                400,
+                &json!({"name": ["A token name may not hold invisible formatting characters."]})
+            ),
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        create(&s, &web, json!({"name": "déploiement"}))
+            .await
+            .status,
+        201
+    );
+}
+
 /// Login CSRF: a cross-site form with `transport=cookie` must not sign the browser in.
 async fn a_cookie_login_passes_the_origin_check(package: &str, backend: &str) {
     let s = with_tokens(package, backend).await;
@@ -686,6 +709,7 @@ durin_contract::server_cases!(
         refresh_does_not_extend_a_named_token,
         token_scopes_are_deduplicated_and_capped,
         a_cookie_login_passes_the_origin_check,
+        token_names_refuse_invisible_characters,
     ]
 );
 

@@ -24,6 +24,9 @@ pub struct HttpConfig {
     /// [`crate::Api::client_address`]). Empty by default: the peer's address is the
     /// client's, and those headers are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The forwarding header the trusted proxies write, the only one read
+    /// (`X-Forwarded-For` by default).
+    pub forwarded_header: crate::ForwardedHeader,
     /// Accept tokens imported from Django (django-rest-durin and DRF hex tokens, knox
     /// tokens) in the `Authorization` header; off by default. Trade-off: they have no
     /// prefix or checksum, so a well-shaped but wrong one is refused only after the
@@ -42,6 +45,7 @@ impl Default for HttpConfig {
             cookie: None,
             hide_api_access_sessions: false,
             trusted_proxies: Vec::new(),
+            forwarded_header: crate::ForwardedHeader::default(),
             accept_legacy_tokens: false,
             introspection_clients: Vec::new(),
         }
@@ -84,6 +88,13 @@ impl HttpConfig {
     /// Sets the trusted reverse proxies (CIDRs, e.g. `10.0.0.0/8`, `127.0.0.1/32`).
     pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
         self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// Sets the forwarding header the trusted proxies write (the default is
+    /// `X-Forwarded-For`); the other one is never read.
+    pub fn with_forwarded_header(mut self, header: crate::ForwardedHeader) -> Self {
+        self.forwarded_header = header;
         self
     }
 

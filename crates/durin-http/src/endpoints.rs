@@ -77,16 +77,21 @@ impl Api {
 
     /// The address a request comes from, for the failed-login limit and the session
     /// context: the peer's address, unless the peer is one of
-    /// [`HttpConfig::trusted_proxies`]; then the right-most address of
-    /// `X-Forwarded-For` (or, without it, of `Forwarded`'s `for=`) that is not a trusted
-    /// proxy. Headers are never read from an untrusted peer, so a client cannot choose
+    /// [`HttpConfig::trusted_proxies`]; then the right-most address of the header they
+    /// write ([`HttpConfig::forwarded_header`]: `X-Forwarded-For` by default, or
+    /// `Forwarded`'s `for=`; never the other one) that is not a trusted proxy. Headers are never read from an untrusted peer, so a client cannot choose
     /// its own address.
     pub fn client_address(
         &self,
         peer: Option<IpAddr>,
         header: &dyn Fn(&str) -> Option<String>,
     ) -> Option<IpAddr> {
-        crate::proxy::client_address(&self.config.trusted_proxies, peer, header)
+        crate::proxy::client_address(
+            &self.config.trusted_proxies,
+            self.config.forwarded_header,
+            peer,
+            header,
+        )
     }
 
     /// The service.

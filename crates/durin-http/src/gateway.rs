@@ -9,7 +9,7 @@
 //!
 //! [`Durin::authenticate`]: durin_core::Durin::authenticate
 
-use durin_core::{AuthError, Authenticated, Timestamp, TokenString, Transport};
+use durin_core::{AuthError, Authenticated, LegacyToken, Timestamp, TokenString, Transport};
 use serde_json::{Map, Value, json};
 
 use crate::credentials::{Credentials, RequestInfo, origin_check_passes};
@@ -165,10 +165,20 @@ impl Api {
         }
         let request = IntrospectionRequest::parse(content_type, body)?;
         let inactive = || Ok(Reply::json(200, json!({ "active": false })));
-        let Ok(token) = TokenString::parse(&request.token) else {
-            return inactive();
+        // Checked as the header would be: a legacy token (with `accept_legacy_tokens`)
+        // introspects exactly as it authenticates.
+        let checked = match TokenString::parse(&request.token) {
+            Ok(token) => self.durin().authenticate(&token, Transport::Header).await,
+            Err(_) => match LegacyToken::parse(&request.token) {
+                Ok(legacy) if self.config().accept_legacy_tokens => {
+                    self.durin()
+                        .authenticate_legacy(&legacy, Transport::Header)
+                        .await
+                }
+                _ => return inactive(),
+            },
         };
-        let auth = match self.durin().authenticate(&token, Transport::Header).await {
+        let auth = match checked {
             Ok(auth) => auth,
             Err(AuthError::Unavailable(source)) => {
                 return Err(AuthError::Unavailable(source).into());

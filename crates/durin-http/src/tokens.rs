@@ -332,6 +332,53 @@ mod tests {
         assert_eq!(api.settings(&auth).await.unwrap_err().status, 404);
     }
 
+    #[tokio::test]
+    async fn a_token_mints_only_scopes_it_holds() {
+        let store = Arc::new(MemoryStore::new());
+        let pat = ClientName::new("pat").unwrap();
+        let cli = ClientName::new("cli").unwrap();
+        let durin = Durin::builder(store.clone(), store, DigestKey::generate("k"))
+            .tokens_client(pat.clone())
+            .build();
+        let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        durin
+            .create_client(
+                &Client::new(pat)
+                    .with_token_ttl(None)
+                    .with_scopes(scopes(&["read", "write"])),
+            )
+            .await
+            .unwrap();
+        durin
+            .create_client(&Client::new(cli.clone()).with_scopes(scopes(&["read"])))
+            .await
+            .unwrap();
+        let alice = UserId::new("alice").unwrap();
+        let login = durin
+            .login(&alice, &cli, LoginOptions::default())
+            .await
+            .unwrap();
+        let auth = durin
+            .authenticate(&login.token, Transport::Header)
+            .await
+            .unwrap();
+        let api = Api::new(durin, HttpConfig::default(), Arc::new(NoUsers));
+        let e = api
+            .create_token(&auth, br#"{"name": "w", "scopes": ["write"]}"#)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 403);
+        let r = api
+            .create_token(
+                &auth,
+                br#"{"name": "r", "scopes": ["read", "read", "read"]}"#,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201);
+        assert_eq!(r.body_json().unwrap()["scopes"], json!(["read"]));
+    }
+
     fn field_error(body: &str) -> Value {
         parse_named_token(body.as_bytes()).unwrap_err().body
     }

@@ -111,6 +111,10 @@ pub struct Args {
     /// ignored and the peer's address is the client's.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the `--trusted-proxy` proxies write the client's address in, the only
+    /// one read: `x-forwarded-for` (the default) or `forwarded` (RFC 7239).
+    #[arg(long, value_enum, default_value_t = ProxyHeader::XForwardedFor)]
+    pub trusted_proxy_header: ProxyHeader,
     /// Accept tokens imported from Django by `durin import` (django-rest-durin, DRF and
     /// knox: `Authorization: Token <hex>` or `Bearer <hex>`). Off by default: legacy
     /// tokens have no checksum, so malformed-but-hex ones reach the store.
@@ -129,6 +133,15 @@ pub struct Args {
     /// id (never the token).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// The header of `--trusted-proxy-header`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For`.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
 }
 
 /// The log format of `--log-format`.
@@ -209,6 +222,7 @@ impl std::fmt::Debug for Args {
             .field("cache_ttl", &self.cache_ttl)
             .field("key_file", &self.key_file)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("trusted_proxy_header", &self.trusted_proxy_header)
             .field("tokens_client", &self.tokens_client)
             .field("accept_legacy_tokens", &self.accept_legacy_tokens)
             .field("introspection_clients", &self.introspection_clients)
@@ -527,6 +541,10 @@ impl Demo {
         let users = Users::new(&args.users)?;
         let http = http_config()
             .with_trusted_proxies(args.trusted_proxies.clone())
+            .with_forwarded_header(match args.trusted_proxy_header {
+                ProxyHeader::XForwardedFor => durin_http::ForwardedHeader::XForwardedFor,
+                ProxyHeader::Forwarded => durin_http::ForwardedHeader::Forwarded,
+            })
             .with_accept_legacy_tokens(args.accept_legacy_tokens)
             .with_introspection_clients(args.introspection_clients.iter().cloned());
         // The failed-login limit is counted in the store, so it holds across every node.
