@@ -681,6 +681,15 @@ async fn the_page_is_served(package: &str, backend: &str) {
     assert!(header("content-type").starts_with("text/html"));
     assert_eq!(header("x-frame-options"), "DENY");
     assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
+    // Scripts only by origin or hash: never 'unsafe-inline'.
+    let csp = header("content-security-policy");
+    let script_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src"))
+        .unwrap_or_default();
+    assert!(script_src.contains("'sha256-"), "{csp}");
+    assert!(!script_src.contains("unsafe-inline"), "{csp}");
     let html = r.text().await.unwrap();
     assert!(
         html.contains("<option value=\"web\">web</option>"),
