@@ -486,6 +486,37 @@ async fn the_document_holds_for_every_answer(package: &'static str, backend: &'s
         assert_eq!(r.status, 201, "{:?}", r.body);
         r.body["token"].as_str().expect("key").to_owned()
     };
+    // Least privilege: an API key (as a named token) manages nothing; a cookie login
+    // without this site's Origin is refused (login CSRF).
+    for (method, path) in [
+        ("post", "/api/logoutall/"),
+        ("get", "/api/sessions/"),
+        ("delete", "/api/sessions/{id}"),
+        ("get", "/api/apiaccess/"),
+        ("post", "/api/apiaccess/"),
+        ("delete", "/api/apiaccess/"),
+        ("get", "/api/tokens/"),
+        ("post", "/api/tokens/"),
+        ("delete", "/api/tokens/{id}"),
+        ("get", "/api/settings/"),
+        ("put", "/api/settings/"),
+    ] {
+        let r = spec
+            .call(&s, method, path, request(&s, method, path, Some(&gateway)))
+            .await;
+        assert_eq!(r.status, 403, "{method} {path}: {:?}", r.body);
+    }
+    let r = spec
+        .call(
+            &s,
+            "post",
+            "/api/login/",
+            s.http.post(s.url("/api/login/")).json(&json!({
+                "username": BOB.0, "password": BOB.1, "client": "web", "transport": "cookie",
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
     for over in ["/api/login/", "/api/token/refresh/", "/api/introspect/"] {
         let caller = if over == "/api/introspect/" {
             &gateway
