@@ -192,6 +192,11 @@ async fn special_clients_refuse_password_logins(s: Server) {
         r.body,
         json!({"non_field_errors": ["Unable to log in with provided credentials."]})
     );
+    // A gateway's key (an API key of an introspection client) manages no account.
+    let gateway = gateway_key(&s, BOB).await;
+    s.post("/api/logoutall/", &gateway)
+        .await
+        .assert_error(403, FORBIDDEN);
     // The API key a password login used to evict is untouched.
     let key = gateway_key(&s, ALICE).await;
     let _ = s
@@ -416,6 +421,13 @@ async fn a_revocation_on_another_node_reaches_introspection(backend: &str) {
         .await;
     let gateway = run.ok().trim().to_owned();
     assert!(gateway.starts_with("durin_"), "{run:?}");
+    // A key of an introspection client manages no account, however it was issued.
+    a.post("/api/logoutall/", &gateway)
+        .await
+        .assert_error(403, FORBIDDEN);
+    a.get("/api/sessions/", &gateway)
+        .await
+        .assert_error(403, FORBIDDEN);
     let token = a.login(ALICE, "web").await;
     // B caches the session.
     assert_eq!(

@@ -209,7 +209,7 @@ impl AuthOutcome {
             return false;
         };
         let api = &self.api;
-        if endpoint.manages_account() && api.durin().authorize_management(auth).is_err() {
+        if endpoint.manages_account() && api.authorize_management(auth).is_err() {
             return false;
         }
         endpoint != Endpoint::Introspect
@@ -256,8 +256,7 @@ impl AuthOutcome {
             endpoint => {
                 let auth = self.authenticated()?;
                 if endpoint.manages_account() {
-                    // Least privilege: named tokens and API keys manage nothing.
-                    api.durin().authorize_management(auth)?;
+                    api.authorize_management(auth)?;
                 }
                 let id = request.id.unwrap_or_default();
                 match endpoint {

@@ -248,6 +248,23 @@ impl Api {
             || self.config.introspection_clients.contains(client)
     }
 
+    /// Least privilege on the account routes: [`Durin::authorize_management`] (no named
+    /// token or API key), and no key of an introspection client either (a gateway's key,
+    /// however it was issued, manages no account).
+    ///
+    /// # Errors
+    /// 403 `You do not have permission to perform this action.`
+    pub fn authorize_management(&self, auth: &Authenticated) -> Result<(), HttpError> {
+        if self
+            .config
+            .introspection_clients
+            .contains(&auth.client.name)
+        {
+            return Err(HttpError::forbidden());
+        }
+        Ok(self.durin.authorize_management(auth)?)
+    }
+
     /// `POST refresh/`: moves the expiry to now + the client's TTL (capped by its maximum
     /// lifetime); the token stays the same.
     ///
