@@ -42,12 +42,15 @@ pub fn endpoints(config: &mut web::ServiceConfig) {
 }
 
 async fn serve(route: &'static Route, request: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let body = match route.body_limit {
-        None => None,
-        Some(limit) => Some(payload.to_bytes_limited(limit).await),
-    };
     let Ok(outcome) = outcome(&request.extensions()).cloned() else {
         return write(ErrorResponse::missing_layer().into_response());
+    };
+    // A request the answer of which is already decided is refused without its body.
+    let body = match route.body_limit {
+        Some(limit) if outcome.reads_body(route.endpoint) => {
+            Some(payload.to_bytes_limited(limit).await)
+        }
+        _ => None,
     };
     let headers = request.headers();
     let joined = |name: &str| {

@@ -145,15 +145,22 @@ async fn a_guard_and_a_body_limit() {
         let response = app.call(request.to_request()).await.unwrap();
         assert_eq!(response.status(), expected);
     }
+    let login = test::TestRequest::post()
+        .uri("/api/login/")
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .set_payload(vec![b' '; 64 * 1024 + 1]);
+    let (status, body) = json_of(app.call(login.to_request()).await.unwrap()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["detail"], "Request body too large.");
+    // A caller that may not introspect is refused before its body is read.
     let introspect = with_auth(
         test::TestRequest::post().uri("/api/introspect/"),
         Some(&web),
     )
     .insert_header((header::CONTENT_TYPE, "application/json"))
     .set_payload(vec![b' '; 64 * 1024 + 1]);
-    let (status, body) = json_of(app.call(introspect.to_request()).await.unwrap()).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(body["detail"], "Request body too large.");
+    let (status, _) = json_of(app.call(introspect.to_request()).await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[actix_web::test]

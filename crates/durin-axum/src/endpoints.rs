@@ -61,12 +61,15 @@ async fn serve(route: &'static Route, request: Request) -> Response {
     let params = RawPathParams::from_request_parts(&mut parts, &())
         .await
         .ok();
-    let body = match route.body_limit {
-        None => None,
-        Some(limit) => Some(axum::body::to_bytes(body, limit).await),
-    };
     let Ok(outcome) = outcome(&parts.extensions) else {
         return write(ErrorResponse::missing_layer().into_response());
+    };
+    // A request the answer of which is already decided is refused without its body.
+    let body = match route.body_limit {
+        Some(limit) if outcome.reads_body(route.endpoint) => {
+            Some(axum::body::to_bytes(body, limit).await)
+        }
+        _ => None,
     };
     let headers = &parts.headers;
     let request = EndpointRequest {

@@ -214,6 +214,41 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy(s: Server) {
     assert_eq!(fail_from(&s, &proxy, "198.51.100.8", ALICE.1).await, 200);
 }
 
+/// Behind a proxy that writes `Forwarded` (`--trusted-proxy-header=forwarded`), a
+/// client-sent `X-Forwarded-For` is never read: it cannot spread failed logins over
+/// made-up addresses.
+async fn only_the_trusted_proxys_header_is_read(s: Server) {
+    let (package, backend) = (s.package.clone(), s.backend.clone());
+    s.stop().await;
+    let s = Server::start_with(
+        &package,
+        &backend,
+        &flags(&[
+            "--trusted-proxy=127.0.0.6/32",
+            "--trusted-proxy-header=forwarded",
+        ]),
+        None,
+    )
+    .await;
+    let proxy = client(Some("127.0.0.6".parse().unwrap()));
+    let attempt = |forged: String, password: &'static str| {
+        s.send(
+            proxy
+                .post(s.url("/api/login/"))
+                .header("x-forwarded-for", forged)
+                .header("forwarded", "for=198.51.100.7")
+                .json(&json!({"username": "alice", "password": password, "client": "web"})),
+        )
+    };
+    for i in 0..10 {
+        assert_eq!(attempt(format!("203.0.113.{i}"), "nope").await.status, 400);
+    }
+    assert_eq!(
+        attempt("203.0.113.99".to_owned(), ALICE.1).await.status,
+        429
+    );
+}
+
 async fn a_never_expiring_client_has_a_null_expiry(s: Server) {
     let r = s.login_response(ALICE, "forever").await;
     assert_eq!(r.status, 200);
@@ -680,6 +715,7 @@ durin_contract::server_cases!(
         repeated_login_failures_are_throttled_per_address,
         an_over_long_username_is_a_field_error,
         forwarded_addresses_count_only_behind_a_trusted_proxy,
+        only_the_trusted_proxys_header_is_read,
         a_never_expiring_client_has_a_null_expiry,
         no_credentials_is_401_with_a_challenge,
         a_foreign_scheme_is_left_alone,

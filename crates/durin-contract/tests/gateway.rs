@@ -14,12 +14,25 @@ const FORBIDDEN: &str = "You do not have permission to perform this action.";
 const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
 
 /// The standard flags plus a `gateway` client (tokens that never expire) allowed to
-/// introspect.
+/// introspect. It is also the API-access client: a gateway's key is an API key (a
+/// password login through an introspection client is refused).
 fn gateway_flags() -> Vec<String> {
-    let mut flags = standard_flags();
+    let mut flags: Vec<String> = standard_flags()
+        .into_iter()
+        .filter(|f| !f.starts_with("--api-access-client="))
+        .collect();
     flags.push("--client=gateway:never".to_owned());
     flags.push("--introspection-client=gateway".to_owned());
+    flags.push("--api-access-client=gateway".to_owned());
     flags
+}
+
+/// An API key of the `gateway` client for `user`, issued through `apiaccess/`.
+async fn gateway_key(s: &Server, user: (&str, &str)) -> String {
+    let web = s.login(user, "web").await;
+    let r = s.post("/api/apiaccess/", &web).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["token"].as_str().expect("token").to_owned()
 }
 
 /// Runs `case` on a server with the gateway client allowed to introspect.
@@ -56,7 +69,7 @@ fn unix_now() -> i64 {
 // --- introspection ---------------------------------------------------------------------
 
 async fn introspection_describes_an_active_token(s: Server) {
-    let gateway = s.login(BOB, "gateway").await;
+    let gateway = gateway_key(&s, BOB).await;
     let token = s.login(ALICE, "web").await;
     let before = unix_now();
     let r = introspect(&s, &gateway, &[("token", &token)]).await;
@@ -109,7 +122,7 @@ async fn introspection_describes_an_active_token(s: Server) {
 }
 
 async fn introspection_never_says_why_a_token_is_inactive(s: Server) {
-    let gateway = s.login(BOB, "gateway").await;
+    let gateway = gateway_key(&s, BOB).await;
     let revoked = s.login(ALICE, "web").await;
     assert_eq!(s.get("/api/me", &revoked).await.status, 200);
     assert_eq!(s.post("/api/logout/", &revoked).await.status, 204);
@@ -152,14 +165,50 @@ async fn introspection_is_only_for_introspection_clients(s: Server) {
         .assert_error(403, FORBIDDEN);
     introspect(&s, &web, &[]).await.assert_error(403, FORBIDDEN);
     // A revoked gateway key cannot introspect.
-    let gateway = s.login(BOB, "gateway").await;
+    let gateway = gateway_key(&s, BOB).await;
     assert_eq!(s.post("/api/logout/", &gateway).await.status, 204);
     let r = introspect(&s, &gateway, &[("token", &web)]).await;
     r.assert_error(401, "Invalid token.");
 }
 
+async fn special_clients_refuse_password_logins(s: Server) {
+    // The introspection client (here also the API-access client) and the tokens
+    // client issue tokens only through their endpoints: a password login through them
+    // answers as for an unknown client, after the credentials were checked.
+    for client in ["gateway"] {
+        let r = s
+            .send(s.http.post(s.url("/api/login/")).json(&json!({
+                "username": BOB.0, "password": BOB.1, "client": client,
+            })))
+            .await;
+        r.assert_error(400, "No client with that name.");
+    }
+    let r = s
+        .send(s.http.post(s.url("/api/login/")).json(&json!({
+            "username": BOB.0, "password": "wrong", "client": "gateway",
+        })))
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"non_field_errors": ["Unable to log in with provided credentials."]})
+    );
+    // A gateway's key (an API key of an introspection client) manages no account.
+    let gateway = gateway_key(&s, BOB).await;
+    s.post("/api/logoutall/", &gateway)
+        .await
+        .assert_error(403, FORBIDDEN);
+    // The API key a password login used to evict is untouched.
+    let key = gateway_key(&s, ALICE).await;
+    let _ = s
+        .send(s.http.post(s.url("/api/login/")).json(&json!({
+            "username": ALICE.0, "password": ALICE.1, "client": "gateway",
+        })))
+        .await;
+    assert_eq!(s.get("/api/me", &key).await.status, 200);
+}
+
 async fn a_malformed_introspection_body_is_400(s: Server) {
-    let gateway = s.login(BOB, "gateway").await;
+    let gateway = gateway_key(&s, BOB).await;
     let required = json!({"token": ["This field is required."]});
     let r = introspect(&s, &gateway, &[("token_type_hint", "access_token")]).await;
     assert_eq!((r.status, &r.body), (400, &required));
@@ -235,9 +284,81 @@ async fn forward_auth_refuses_with_the_challenge(s: Server) {
         .assert_error(401, "Invalid token.");
 }
 
+/// A browser's cross-origin `POST` carries the durin cookie; the proxy asks `GET auth/`
+/// with the original method in `X-Original-Method`. The cookie counts only for a safe
+/// original method or a request whose Origin names the host.
+async fn forward_auth_checks_the_origin_of_cookie_requests(s: Server) {
+    let r = s
+        .send(s.http.post(s.url("/api/login/")).json(&json!({
+            "username": ALICE.0, "password": ALICE.1, "client": "web", "transport": "cookie",
+        })).header("Origin", s.base.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let cookie = r
+        .header("set-cookie")
+        .expect("set-cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let host = s.base.trim_start_matches("http://").to_owned();
+    let ask = |method: Option<&str>, origin: Option<&str>| {
+        let mut request = s
+            .http
+            .get(s.url("/api/auth/"))
+            .header("Cookie", cookie.clone());
+        if let Some(method) = method {
+            request = request.header("X-Original-Method", method);
+        }
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        s.send(request)
+    };
+    // A safe original method: the cookie counts.
+    let r = ask(Some("GET"), None).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(r.header("x-durin-user"), Some("alice"));
+    // An unsafe one from another site, or with no Origin at all: ignored (401).
+    for origin in [Some("https://evil.example"), None] {
+        let r = ask(Some("POST"), origin).await;
+        r.assert_error(401, NOT_PROVIDED);
+        assert!(r.header("x-durin-user").is_none());
+    }
+    // No method header: counted as unsafe.
+    ask(None, Some("https://evil.example"))
+        .await
+        .assert_error(401, NOT_PROVIDED);
+    let r = s
+        .send(
+            s.http
+                .get(s.url("/api/auth/"))
+                .header("Cookie", cookie.clone())
+                .header("X-Forwarded-Method", "DELETE")
+                .header("Origin", "https://evil.example"),
+        )
+        .await;
+    r.assert_error(401, NOT_PROVIDED);
+    // Same origin: it counts.
+    let own = format!("http://{host}");
+    assert_eq!(ask(Some("POST"), Some(&own)).await.status, 204);
+    // The header transport needs no Origin (a browser never adds it by itself).
+    let token = s.login(ALICE, "web").await;
+    let r = s
+        .send(
+            s.http
+                .get(s.url("/api/auth/"))
+                .bearer_auth(&token)
+                .header("X-Original-Method", "POST")
+                .header("Origin", "https://evil.example"),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+}
+
 async fn gateways_answer_503_when_the_store_is_down(s: Server) {
     let (package, backend) = (s.package.clone(), s.backend.clone());
-    let gateway = s.login(BOB, "gateway").await;
+    let gateway = gateway_key(&s, BOB).await;
     let token = s.login(ALICE, "web").await;
     s.stop().await;
     let dead = match backend.as_str() {
@@ -272,6 +393,8 @@ durin_contract::server_cases!(
         a_malformed_introspection_body_is_400,
         forward_auth_answers_204_with_the_identity,
         forward_auth_refuses_with_the_challenge,
+        forward_auth_checks_the_origin_of_cookie_requests,
+        special_clients_refuse_password_logins,
         gateways_answer_503_when_the_store_is_down,
     ]
 );
@@ -298,6 +421,13 @@ async fn a_revocation_on_another_node_reaches_introspection(backend: &str) {
         .await;
     let gateway = run.ok().trim().to_owned();
     assert!(gateway.starts_with("durin_"), "{run:?}");
+    // A key of an introspection client manages no account, however it was issued.
+    a.post("/api/logoutall/", &gateway)
+        .await
+        .assert_error(403, FORBIDDEN);
+    a.get("/api/sessions/", &gateway)
+        .await
+        .assert_error(403, FORBIDDEN);
     let token = a.login(ALICE, "web").await;
     // B caches the session.
     assert_eq!(
@@ -388,7 +518,11 @@ async fn upstream() -> (u16, tokio::task::JoinHandle<()>) {
                 let text = String::from_utf8_lossy(&request).to_lowercase();
                 let seen: Vec<&str> = text
                     .lines()
-                    .filter(|l| l.starts_with("x-durin-") || l.starts_with("authorization"))
+                    .filter(|l| {
+                        l.starts_with("x-durin-")
+                            || l.starts_with("authorization")
+                            || l.starts_with("cookie")
+                    })
                     .collect();
                 let body = format!("upstream\n{}\n", seen.join("\n"));
                 let response = format!(
@@ -485,6 +619,55 @@ async fn nginx_in_front_of_an_upstream(package: &str) {
         !body.contains("authorization"),
         "the token reached the upstream: {body}"
     );
+    // The cookie transport through nginx: a safe method passes, and the cookie (the
+    // token) never reaches the upstream; a cross-origin POST is refused (the CSRF rule
+    // sees the original method), a same-origin one passes.
+    let r = s
+        .send(
+            s.http
+                .post(s.url("/api/login/"))
+                .header("Origin", s.base.clone())
+                .json(&serde_json::json!({
+                    // Another client: a second web login would end `token`.
+                    "username": ALICE.0, "password": ALICE.1, "client": "plain", "transport": "cookie",
+                })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let through = |method: reqwest::Method, origin: Option<String>| {
+        let mut request = http
+            .request(method, format!("{base}/some/page"))
+            .header("Cookie", cookie.clone());
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        async move {
+            let response = request.send().await.expect("request through nginx");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("body"))
+        }
+    };
+    let (status, body) = through(reqwest::Method::GET, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("x-durin-user: alice\n"), "{body}");
+    assert!(
+        !body.contains("cookie"),
+        "the cookie reached the upstream: {body}"
+    );
+    let (status, body) = through(
+        reqwest::Method::POST,
+        Some("https://evil.example".to_owned()),
+    )
+    .await;
+    assert_eq!(status, 401, "a cross-origin POST got through: {body}");
+    assert!(!body.contains("upstream"), "{body}");
+    let (status, body) = through(reqwest::Method::POST, Some(base.clone())).await;
+    assert_eq!(status, 200, "{body}");
     // Right after logout: 401.
     assert_eq!(s.post("/api/logout/", &token).await.status, 204);
     let (status, challenge, body) = get(Some(token)).await;

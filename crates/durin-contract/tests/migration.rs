@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use durin_contract::{Cluster, Response, Server, backend_selected};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest as _, Sha512};
 
 const AUTH: [&str; 2] = [
@@ -248,7 +248,16 @@ async fn migrate_from(source: &str, backend: &str) {
     if !backend_selected(backend) {
         return;
     }
-    let cluster = Cluster::start(backend, 2, &["--accept-legacy-tokens"]).await;
+    let cluster = Cluster::start(
+        backend,
+        2,
+        &[
+            "--accept-legacy-tokens",
+            "--client=gateway:never",
+            "--introspection-client=gateway",
+        ],
+    )
+    .await;
     let db = Django::create(source).await;
     let t = fill(&db).await;
 
@@ -295,6 +304,30 @@ async fn migrate_from(source: &str, backend: &str) {
     assert_me(&me(b, "Token", &t.knox_alice).await, "alice", "legacy");
     assert_me(&me(a, "Bearer", &t.knox_alice).await, "alice", "legacy");
     assert_me(&me(b, "Token", &t.knox_bob).await, "bob", "legacy");
+    // A legacy token introspects as it authenticates.
+    let run = cluster
+        .cli(&["apikey", "create", "--user=gw", "--client=gateway"])
+        .await;
+    let gateway = run.ok().trim().to_owned();
+    for (token, user, client) in [
+        (&t.durin_alice_web, "alice", "web"),
+        (&t.knox_bob, "bob", "legacy"),
+    ] {
+        let r = b
+            .send(
+                b.http
+                    .post(b.url("/api/introspect/"))
+                    .bearer_auth(&gateway)
+                    .form(&[("token", token.as_str())]),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["active"], true, "{:?}", r.body);
+        assert_eq!(
+            (&r.body["sub"], &r.body["client_id"]),
+            (&json!(user), &json!(client))
+        );
+    }
     // Without --accept-legacy-tokens the same token is refused (before any I/O).
     let plain = Server::start_with(
         &a.package,

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 const NAME_TAKEN: &str = "A token with this name already exists.";
 const INVALID: &str = "Invalid token.";
+const FORBIDDEN: &str = "You do not have permission to perform this action.";
 
 /// The standard server plus a tokens client `pat` (created by the server: TTL never,
 /// cap 100).
@@ -125,8 +126,171 @@ async fn tokens_are_created_listed_used_and_revoked(package: &str, backend: &str
         create(&s, &web, json!({"name": "ci deploy"})).await.status,
         201
     );
-    // A named token may manage the named tokens too.
-    assert_eq!(s.get("/api/tokens/", &laptop).await.status, 200);
+    // A named token may not manage the named tokens (least privilege: only a login
+    // session manages the account).
+    s.get("/api/tokens/", &laptop)
+        .await
+        .assert_error(403, FORBIDDEN);
+}
+
+/// Least privilege: a named token or an API key acts for its user but manages nothing —
+/// it can neither mint another token (a stronger or longer-lived one) nor end or list
+/// the user's other sessions, keys or settings. Each refusal is 403, before any body is
+/// read, and changes nothing.
+async fn delegated_tokens_manage_nothing(package: &str, backend: &str) {
+    let s = with_tokens(package, backend).await;
+    let web = s.login(ALICE, "web").await;
+    let r = create(&s, &web, json!({"name": "ci", "expires_in": "1h"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let named = r.body["token"].as_str().unwrap().to_owned();
+    let r = s.post("/api/apiaccess/", &web).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let key = r.body["token"].as_str().unwrap().to_owned();
+    for token in [&named, &key] {
+        let r = create(
+            &s,
+            token,
+            json!({"name": "stronger", "expires_in": "never"}),
+        )
+        .await;
+        r.assert_error(403, FORBIDDEN);
+        for (method, path) in [
+            (Method::POST, "/api/logoutall/"),
+            (Method::GET, "/api/sessions/"),
+            (Method::GET, "/api/tokens/"),
+            (Method::GET, "/api/apiaccess/"),
+            (Method::POST, "/api/apiaccess/"),
+            (Method::DELETE, "/api/apiaccess/"),
+            (Method::GET, "/api/settings/"),
+        ] {
+            s.call(method.clone(), path, token)
+                .await
+                .assert_error(403, FORBIDDEN);
+        }
+        put_settings(&s, token, "{}")
+            .await
+            .assert_error(403, FORBIDDEN);
+        let me = s.get("/api/me", &web).await;
+        let web_session = me.body["session"].as_str().unwrap().to_owned();
+        s.delete(&format!("/api/sessions/{web_session}"), token)
+            .await
+            .assert_error(403, FORBIDDEN);
+        // It still works as a credential, and so does everything else.
+        assert_eq!(s.get("/api/me", token).await.status, 200);
+    }
+    assert_eq!(s.get("/api/me", &web).await.status, 200);
+    let list = s.get("/api/tokens/", &web).await.body;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+}
+
+/// A named token's lifetime is fixed at creation: `refresh/` does not renew it (it
+/// would take the tokens client's TTL, `never`).
+async fn refresh_does_not_extend_a_named_token(package: &str, backend: &str) {
+    let s = with_tokens(package, backend).await;
+    let web = s.login(ALICE, "web").await;
+    let r = create(&s, &web, json!({"name": "ci", "expires_in": "1h"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let expiry = r.body["expiry"].clone();
+    assert!(expiry.is_string(), "{expiry}");
+    let named = r.body["token"].as_str().unwrap().to_owned();
+    s.post("/api/refresh/", &named)
+        .await
+        .assert_error(403, FORBIDDEN);
+    let list = s.get("/api/tokens/", &web).await.body;
+    assert_eq!(list[0]["expiry"], expiry, "{list}");
+    // A login session still renews.
+    assert_eq!(s.post("/api/refresh/", &web).await.status, 200);
+}
+
+/// Scopes are de-duplicated, then capped at 32.
+async fn token_scopes_are_deduplicated_and_capped(package: &str, backend: &str) {
+    let s = with_tokens(package, backend).await;
+    let web = s.login(ALICE, "web").await;
+    let copies: Vec<&str> = vec!["read"; 6000];
+    // 6,000 copies are one scope (unknown to this tokens client, which offers none).
+    let r = create(&s, &web, json!({"name": "ci", "scopes": copies})).await;
+    assert_eq!(
+        (r.status, &r.body),
+        (400, &json!({"scopes": ["Unknown scope: read."]}))
+    );
+    let many: Vec<String> = (0..33).map(|i| format!("s{i}")).collect();
+    let r = create(&s, &web, json!({"name": "ci", "scopes": many})).await;
+    assert_eq!(
+        (r.status, &r.body),
+        (
+            400,
+            &json!({"scopes": ["Ensure this field has no more than 32 elements."]})
+        )
+    );
+}
+
+/// Names may not hold invisible formatting characters (bidi overrides, zero-width).
+async fn token_names_refuse_invisible_characters(package: &str, backend: &str) {
+    let s = with_tokens(package, backend).await;
+    let web = s.login(ALICE, "web").await;
+    for name in ["c\u{200B}i", "\u{202E}txt.exe", "ci\u{2066}", "\u{FEFF}ci"] {
+        let r = create(&s, &web, json!({ "name": name })).await;
+        assert_eq!(
+            (r.status, &r.body),
+            (
+                400,
+                &json!({"name": ["A token name may not hold invisible formatting characters."]})
+            ),
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        create(&s, &web, json!({"name": "déploiement"}))
+            .await
+            .status,
+        201
+    );
+}
+
+/// Login CSRF: a cross-site form with `transport=cookie` must not sign the browser in.
+async fn a_cookie_login_passes_the_origin_check(package: &str, backend: &str) {
+    let s = with_tokens(package, backend).await;
+    let form = [
+        ("username", ALICE.0),
+        ("password", ALICE.1),
+        ("client", "web"),
+        ("transport", "cookie"),
+    ];
+    for origin in [Some("https://evil.example"), Some("null"), None] {
+        let mut request = s.http.post(s.url("/api/login/")).form(&form);
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        let r = s.send(request).await;
+        r.assert_error(403, "CSRF Failed: Origin checking failed.");
+        assert!(r.header("set-cookie").is_none());
+    }
+    // The scheme counts too: an http:// page may not sign in to an https:// origin.
+    let host = s.base.trim_start_matches("http://").to_owned();
+    let r = s
+        .send(
+            s.http
+                .post(s.url("/api/login/"))
+                .form(&form)
+                .header("Origin", s.base.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.header("set-cookie").is_some());
+    let r = s
+        .send(
+            s.http
+                .post(s.url("/api/login/"))
+                .form(&form)
+                .header("Origin", format!("ftp://{host}")),
+        )
+        .await;
+    r.assert_error(403, "CSRF Failed: Origin checking failed.");
+    // A header login needs no Origin.
+    let r = s
+        .send(s.http.post(s.url("/api/login/")).form(&form[..3]))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 }
 
 async fn tokens_refuse_bad_input_with_field_messages(package: &str, backend: &str) {
@@ -430,10 +594,15 @@ async fn a_store_failure_answers_503(package: &str, backend: &str) {
 /// Logs in with `"transport": "cookie"`; returns the `Cookie` header to send back.
 async fn cookie_login(s: &Server) -> String {
     let r = s
-        .send(s.http.post(s.url("/api/login/")).json(&json!({
-            "username": "alice", "password": "wonderland", "client": "web",
-            "transport": "cookie",
-        })))
+        .send(
+            s.http
+                .post(s.url("/api/login/"))
+                .json(&json!({
+                    "username": "alice", "password": "wonderland", "client": "web",
+                    "transport": "cookie",
+                }))
+                .header("Origin", s.base.clone()),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(r.body.get("token").is_none(), "{:?}", r.body);
@@ -512,6 +681,15 @@ async fn the_page_is_served(package: &str, backend: &str) {
     assert!(header("content-type").starts_with("text/html"));
     assert_eq!(header("x-frame-options"), "DENY");
     assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
+    // Scripts only by origin or hash: never 'unsafe-inline'.
+    let csp = header("content-security-policy");
+    let script_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src"))
+        .unwrap_or_default();
+    assert!(script_src.contains("'sha256-"), "{csp}");
+    assert!(!script_src.contains("unsafe-inline"), "{csp}");
     let html = r.text().await.unwrap();
     assert!(
         html.contains("<option value=\"web\">web</option>"),
@@ -536,6 +714,11 @@ durin_contract::server_cases!(
         settings_refuse_non_objects_and_oversize_bodies,
         cookie_sessions_manage_tokens_only_from_their_own_origin,
         the_page_is_served,
+        delegated_tokens_manage_nothing,
+        refresh_does_not_extend_a_named_token,
+        token_scopes_are_deduplicated_and_capped,
+        a_cookie_login_passes_the_origin_check,
+        token_names_refuse_invisible_characters,
     ]
 );
 

@@ -70,6 +70,12 @@ pub enum AuthError {
     /// A requested scope is not one the client offers (named tokens).
     #[error("unknown scope {0:?}")]
     UnknownScope(String),
+    /// A named token asks for more distinct scopes than [`crate::NamedToken::MAX_SCOPES`].
+    #[error("more than {limit} scopes")]
+    TooManyScopes {
+        /// The limit.
+        limit: usize,
+    },
     /// A settings object is larger than the service accepts.
     #[error("settings exceed {limit} bytes")]
     SettingsTooLarge {

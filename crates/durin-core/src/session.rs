@@ -148,6 +148,14 @@ impl TokenName {
                 "A token name may not hold control characters.",
             ));
         }
+        // Invisible characters (bidi overrides, zero-width ones) could make a name
+        // display as another ("ci" beside "c\u{200B}i") or reorder what is shown
+        // around it.
+        if trimmed.chars().any(is_format_character) {
+            return Err(ParseError::new(
+                "A token name may not hold invisible formatting characters.",
+            ));
+        }
         Ok(TokenName(trimmed.to_owned()))
     }
 
@@ -155,6 +163,26 @@ impl TokenName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Unicode format characters (general category Cf) and the other invisible ones that
+/// matter in a displayed name: soft hyphen, Arabic letter mark, Mongolian vowel
+/// separator, zero-width space/joiners, directional marks, embeddings, overrides and
+/// isolates, word joiner and invisible operators, the byte-order mark, interlinear
+/// annotation marks, and the tag characters.
+fn is_format_character(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 impl TryFrom<String> for TokenName {
@@ -302,5 +330,26 @@ impl Authenticated {
     /// Whether the token carries `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.session.has_scope(scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_names_refuse_invisible_characters() {
+        for name in [
+            "c\u{200B}i",
+            "\u{202E}ci",
+            "ci\u{2066}x",
+            "a\u{FEFF}",
+            "x\u{E0041}",
+        ] {
+            assert!(TokenName::new(name).is_err(), "{name:?}");
+        }
+        for name in ["ci deploy", "déploiement", "部署", "ci-1"] {
+            assert!(TokenName::new(name).is_ok(), "{name:?}");
+        }
     }
 }

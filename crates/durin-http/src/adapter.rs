@@ -196,6 +196,29 @@ impl AuthOutcome {
         ErrorResponse::new(error, self.api.config())
     }
 
+    /// Whether `endpoint` may read this request's body: `false` when the answer is
+    /// already decided without it — no or bad credentials on an endpoint that needs a
+    /// caller, a named token or an API key on an account endpoint, a caller that may not
+    /// introspect — so an integration does not wait for (or buffer) a body only to
+    /// refuse the request.
+    pub fn reads_body(&self, endpoint: Endpoint) -> bool {
+        if matches!(endpoint, Endpoint::Login | Endpoint::TokenRefresh) {
+            return true;
+        }
+        let Ok(Some(auth)) = &self.result else {
+            return false;
+        };
+        let api = &self.api;
+        if endpoint.manages_account() && api.authorize_management(auth).is_err() {
+            return false;
+        }
+        endpoint != Endpoint::Introspect
+            || api
+                .config()
+                .introspection_clients
+                .contains(&auth.client.name)
+    }
+
     /// Answers `endpoint` (requests and answers: `docs/http-api.md`).
     pub async fn serve(&self, endpoint: Endpoint, request: &EndpointRequest<'_>) -> Response {
         match self.answer(endpoint, request).await {
@@ -222,12 +245,19 @@ impl AuthOutcome {
             Endpoint::Login => {
                 let address = api.client_address(request.peer, header);
                 let form = LoginForm::parse(content_type, body()?)?;
+                if form.transport.as_deref() == Some("cookie") {
+                    // Login CSRF: a cross-site form must not sign the browser in.
+                    api.check_cookie_login_origin(header)?;
+                }
                 api.login(&form, address, header("user-agent").as_deref())
                     .await?
             }
             Endpoint::TokenRefresh => api.token_refresh(content_type, body()?).await?,
             endpoint => {
                 let auth = self.authenticated()?;
+                if endpoint.manages_account() {
+                    api.authorize_management(auth)?;
+                }
                 let id = request.id.unwrap_or_default();
                 match endpoint {
                     Endpoint::Refresh => api.refresh(auth).await?,
@@ -245,6 +275,7 @@ impl AuthOutcome {
                     Endpoint::PutSettings => api.put_settings(auth, body()?).await?,
                     Endpoint::Introspect => api.introspect(auth, content_type, body()?).await?,
                     Endpoint::ForwardAuth => {
+                        api.check_forwarded_cookie(request.peer, header)?;
                         let mut response = Response::from(crate::Reply::no_content());
                         for (name, value) in api.forward_auth(auth).iter() {
                             response = response.with_header(name, value.to_owned());

@@ -24,6 +24,9 @@ pub struct HttpConfig {
     /// [`crate::Api::client_address`]). Empty by default: the peer's address is the
     /// client's, and those headers are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The forwarding header the trusted proxies write, the only one read
+    /// (`X-Forwarded-For` by default).
+    pub forwarded_header: crate::ForwardedHeader,
     /// Accept tokens imported from Django (django-rest-durin and DRF hex tokens, knox
     /// tokens) in the `Authorization` header; off by default. Trade-off: they have no
     /// prefix or checksum, so a well-shaped but wrong one is refused only after the
@@ -42,6 +45,7 @@ impl Default for HttpConfig {
             cookie: None,
             hide_api_access_sessions: false,
             trusted_proxies: Vec::new(),
+            forwarded_header: crate::ForwardedHeader::default(),
             accept_legacy_tokens: false,
             introspection_clients: Vec::new(),
         }
@@ -84,6 +88,13 @@ impl HttpConfig {
     /// Sets the trusted reverse proxies (CIDRs, e.g. `10.0.0.0/8`, `127.0.0.1/32`).
     pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
         self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// Sets the forwarding header the trusted proxies write (the default is
+    /// `X-Forwarded-For`); the other one is never read.
+    pub fn with_forwarded_header(mut self, header: crate::ForwardedHeader) -> Self {
+        self.forwarded_header = header;
         self
     }
 
@@ -262,6 +273,16 @@ impl Credentials {
     }
 }
 
+/// Whether a cookie-authenticated request passes the Origin check of `config`'s cookie
+/// transport (CSRF): its `Origin` (else `Referer`) names its own `Host` or a trusted
+/// origin. `true` when the cookie transport is off.
+pub fn origin_check_passes(config: &HttpConfig, info: &RequestInfo<'_>) -> bool {
+    config
+        .cookie
+        .as_ref()
+        .is_none_or(|cookie| check_origin(cookie, info).is_ok())
+}
+
 /// Authenticates a request: reads its credentials, then asks the service. `Ok(None)`
 /// when the request carries none of ours.
 ///
@@ -350,15 +371,34 @@ fn check_origin(config: &CookieConfig, info: &RequestInfo<'_>) -> Result<(), Htt
         }
         None => return Err(refused()),
     };
-    let host_part = &origin[origin.find("://").map_or(0, |i| i + 3)..];
-    let same_host = info
-        .host
-        .is_some_and(|host| host.eq_ignore_ascii_case(host_part.as_bytes()));
+    let scheme_end = origin.find("://").unwrap_or(0);
+    let (scheme, host_part) = (&origin[..scheme_end], &origin[scheme_end + 3..]);
+    // The scheme counts too: a Secure cookie belongs to an https:// origin (plain
+    // http:// only on the loopback, where browsers keep Secure cookies too); without
+    // Secure, http:// or https://; never anything else.
+    let scheme_ok = scheme.eq_ignore_ascii_case("https")
+        || (scheme.eq_ignore_ascii_case("http") && (!config.secure || is_loopback(host_part)));
+    let same_host = scheme_ok
+        && info
+            .host
+            .is_some_and(|host| host.eq_ignore_ascii_case(host_part.as_bytes()));
     if same_host || trusted.iter().any(|t| t.eq_ignore_ascii_case(origin)) {
         Ok(())
     } else {
         Err(refused())
     }
+}
+
+/// Whether `host[:port]` names the loopback (`localhost`, `127.0.0.0/8`, `[::1]`).
+fn is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -451,6 +491,42 @@ mod tests {
             Credentials::from_request(&config, &info),
             Ok(Credentials::Cookie(_))
         ));
+        // The scheme counts: a Secure cookie's origin is https:// (http:// only on the
+        // loopback), never another scheme.
+        for origin in ["http://api.example.com", "ftp://api.example.com"] {
+            info.origin = Some(origin.as_bytes());
+            assert_eq!(
+                Credentials::from_request(&config, &info)
+                    .unwrap_err()
+                    .status,
+                403,
+                "{origin}"
+            );
+        }
+        info.host = Some(b"127.0.0.1:8000");
+        info.origin = Some(b"http://127.0.0.1:8000");
+        assert!(Credentials::from_request(&config, &info).is_ok());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "localhost:80",
+            "127.0.0.1:8000",
+            "[::1]:3000",
+            "127.1.2.3",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "example.com",
+            "10.0.0.1:80",
+            "[2001:db8::1]:80",
+            "localhost.evil",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
     }
 
     fn header_with(config: &HttpConfig, value: &str) -> Result<Credentials, HttpError> {

@@ -77,16 +77,21 @@ impl Api {
 
     /// The address a request comes from, for the failed-login limit and the session
     /// context: the peer's address, unless the peer is one of
-    /// [`HttpConfig::trusted_proxies`]; then the right-most address of
-    /// `X-Forwarded-For` (or, without it, of `Forwarded`'s `for=`) that is not a trusted
-    /// proxy. Headers are never read from an untrusted peer, so a client cannot choose
+    /// [`HttpConfig::trusted_proxies`]; then the right-most address of the header they
+    /// write ([`HttpConfig::forwarded_header`]: `X-Forwarded-For` by default, or
+    /// `Forwarded`'s `for=`; never the other one) that is not a trusted proxy. Headers are never read from an untrusted peer, so a client cannot choose
     /// its own address.
     pub fn client_address(
         &self,
         peer: Option<IpAddr>,
         header: &dyn Fn(&str) -> Option<String>,
     ) -> Option<IpAddr> {
-        crate::proxy::client_address(&self.config.trusted_proxies, peer, header)
+        crate::proxy::client_address(
+            &self.config.trusted_proxies,
+            self.config.forwarded_header,
+            peer,
+            header,
+        )
     }
 
     /// The service.
@@ -179,7 +184,9 @@ impl Api {
             }
         };
         let client = ClientName::new(client)
-            .map_err(|_| HttpError::detail(400, messages::UNKNOWN_CLIENT))?;
+            .ok()
+            .filter(|client| !self.is_special_client(client))
+            .ok_or_else(|| HttpError::detail(400, messages::UNKNOWN_CLIENT))?;
         let cookie = self
             .config
             .cookie
@@ -229,6 +236,33 @@ impl Api {
             set_cookie,
             ..Reply::issued(200, body, tokens)
         })
+    }
+
+    /// Whether `client` is one of the special clients a password login may not use: the
+    /// API-access client, the tokens client and the introspection clients. Their tokens
+    /// are issued by `apiaccess/`, `tokens/` or the CLI only; a password login through
+    /// them answers as for an unknown client.
+    pub fn is_special_client(&self, client: &ClientName) -> bool {
+        Some(client) == self.durin.api_access_client()
+            || Some(client) == self.durin.tokens_client()
+            || self.config.introspection_clients.contains(client)
+    }
+
+    /// Least privilege on the account routes: [`Durin::authorize_management`] (no named
+    /// token or API key), and no key of an introspection client either (a gateway's key,
+    /// however it was issued, manages no account).
+    ///
+    /// # Errors
+    /// 403 `You do not have permission to perform this action.`
+    pub fn authorize_management(&self, auth: &Authenticated) -> Result<(), HttpError> {
+        if self
+            .config
+            .introspection_clients
+            .contains(&auth.client.name)
+        {
+            return Err(HttpError::forbidden());
+        }
+        Ok(self.durin.authorize_management(auth)?)
     }
 
     /// `POST refresh/`: moves the expiry to now + the client's TTL (capped by its maximum

@@ -9,9 +9,10 @@
 //!
 //! [`Durin::authenticate`]: durin_core::Durin::authenticate
 
-use durin_core::{AuthError, Authenticated, Timestamp, TokenString, Transport};
+use durin_core::{AuthError, Authenticated, LegacyToken, Timestamp, TokenString, Transport};
 use serde_json::{Map, Value, json};
 
+use crate::credentials::{Credentials, RequestInfo, origin_check_passes};
 use crate::endpoints::Api;
 use crate::error::{HttpError, messages};
 use crate::reply::Reply;
@@ -164,10 +165,20 @@ impl Api {
         }
         let request = IntrospectionRequest::parse(content_type, body)?;
         let inactive = || Ok(Reply::json(200, json!({ "active": false })));
-        let Ok(token) = TokenString::parse(&request.token) else {
-            return inactive();
+        // Checked as the header would be: a legacy token (with `accept_legacy_tokens`)
+        // introspects exactly as it authenticates.
+        let checked = match TokenString::parse(&request.token) {
+            Ok(token) => self.durin().authenticate(&token, Transport::Header).await,
+            Err(_) => match LegacyToken::parse(&request.token) {
+                Ok(legacy) if self.config().accept_legacy_tokens => {
+                    self.durin()
+                        .authenticate_legacy(&legacy, Transport::Header)
+                        .await
+                }
+                _ => return inactive(),
+            },
         };
-        let auth = match self.durin().authenticate(&token, Transport::Header).await {
+        let auth = match checked {
             Ok(auth) => auth,
             Err(AuthError::Unavailable(source)) => {
                 return Err(AuthError::Unavailable(source).into());
@@ -192,6 +203,91 @@ impl Api {
             body["exp"] = json!(unix_seconds(expires_at));
         }
         Ok(Reply::json(200, body))
+    }
+
+    /// The CSRF rule of forward-auth. A proxy asks `GET auth/` whatever the method of
+    /// the request it guards, so a token from the cookie counts only when the original
+    /// method (`X-Original-Method`, nginx; `X-Forwarded-Method`, Traefik) is safe, or the
+    /// request passes the Origin check (its `Origin`, else `Referer`, against its `Host`;
+    /// `X-Forwarded-Host` instead when `peer` is a trusted proxy). Otherwise the cookie
+    /// is ignored: 401 as without credentials. A missing method header counts as unsafe.
+    ///
+    /// # Errors
+    /// 401 `Authentication credentials were not provided.` when a cookie-borne token
+    /// fails the rule.
+    pub fn check_forwarded_cookie(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        header: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), HttpError> {
+        let config = self.config();
+        if config.cookie.is_none() {
+            return Ok(());
+        }
+        let authorization = header("authorization");
+        let cookie = header("cookie");
+        let probe = RequestInfo {
+            safe_method: true,
+            authorization: authorization.as_deref().map(str::as_bytes),
+            cookie: cookie.as_deref().map(str::as_bytes),
+            ..RequestInfo::default()
+        };
+        if !matches!(
+            Credentials::from_request(config, &probe),
+            Ok(Credentials::Cookie(_))
+        ) {
+            return Ok(());
+        }
+        let method = header("x-original-method").or_else(|| header("x-forwarded-method"));
+        if method.is_some_and(|m| crate::adapter::is_safe_method(m.trim())) {
+            return Ok(());
+        }
+        let from_proxy =
+            peer.is_some_and(|ip| config.trusted_proxies.iter().any(|net| net.contains(&ip)));
+        let host = from_proxy
+            .then(|| header("x-forwarded-host"))
+            .flatten()
+            .or_else(|| header("host"));
+        let (origin, referer) = (header("origin"), header("referer"));
+        let info = RequestInfo {
+            safe_method: false,
+            origin: origin.as_deref().map(str::as_bytes),
+            referer: referer.as_deref().map(str::as_bytes),
+            host: host.as_deref().map(str::as_bytes),
+            ..probe
+        };
+        if origin_check_passes(config, &info) {
+            Ok(())
+        } else {
+            tracing::debug!("forward-auth: cookie ignored for a cross-origin unsafe request");
+            Err(HttpError::not_authenticated())
+        }
+    }
+
+    /// The Origin check of a login with `"transport": "cookie"` (login CSRF): the
+    /// same check as a cookie-authenticated unsafe request, so a form posted from
+    /// another site cannot sign the browser in to the attacker's account.
+    ///
+    /// # Errors
+    /// 403 `CSRF Failed: Origin checking failed.`
+    pub fn check_cookie_login_origin(
+        &self,
+        header: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), HttpError> {
+        let (origin, referer, host) = (header("origin"), header("referer"), header("host"));
+        let info = RequestInfo {
+            safe_method: false,
+            origin: origin.as_deref().map(str::as_bytes),
+            referer: referer.as_deref().map(str::as_bytes),
+            host: host.as_deref().map(str::as_bytes),
+            ..RequestInfo::default()
+        };
+        if origin_check_passes(self.config(), &info) {
+            Ok(())
+        } else {
+            tracing::debug!("cookie login refused by the Origin check");
+            Err(HttpError::detail(403, crate::error::messages::CSRF))
+        }
     }
 
     /// `GET`/`HEAD auth/` (forward-auth): the identity of an authenticated caller, for

@@ -108,7 +108,7 @@ pub use error::{HttpError, messages};
 pub use gateway::{IdentityHeaders, IntrospectionRequest};
 pub use humanize::natural_delta;
 pub use login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig, Reservation};
-pub use proxy::client_address;
+pub use proxy::{ForwardedHeader, client_address};
 pub use reply::{Body, Reply, Response};
 pub use routes::{Endpoint, ROUTES, Route, path_forms};
 pub use tokens::token_messages;

@@ -40,6 +40,28 @@ pub enum Endpoint {
     ForwardAuth,
 }
 
+impl Endpoint {
+    /// Whether the endpoint manages the user's account and credentials (sessions, API
+    /// keys, named tokens, settings, logout-all): only an interactive session may call
+    /// it, never a named token or an API key (`Durin::authorize_management`: 403).
+    pub fn manages_account(self) -> bool {
+        matches!(
+            self,
+            Endpoint::LogoutAll
+                | Endpoint::Sessions
+                | Endpoint::DeleteSession
+                | Endpoint::ApiAccess
+                | Endpoint::CreateApiAccess
+                | Endpoint::DeleteApiAccess
+                | Endpoint::Tokens
+                | Endpoint::CreateToken
+                | Endpoint::DeleteToken
+                | Endpoint::Settings
+                | Endpoint::PutSettings
+        )
+    }
+}
+
 /// A route: method, path and the endpoint it serves, with the largest body it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {

@@ -32,6 +32,11 @@ pub mod token_messages {
         format!("Unknown scope: {scope}.")
     }
 
+    /// `Ensure this field has no more than N elements.` (DRF's message for a list).
+    pub fn too_many_scopes(limit: usize) -> String {
+        format!("Ensure this field has no more than {limit} elements.")
+    }
+
     /// `Settings may not exceed N bytes.`
     pub fn settings_too_large(limit: usize) -> String {
         format!("Settings may not exceed {limit} bytes.")
@@ -74,7 +79,7 @@ impl Api {
         let token = parse_named_token(body)?;
         let login = self
             .durin()
-            .create_named_token(auth.user_id(), token)
+            .create_named_token_as(auth, token)
             .await
             .map_err(token_error)?;
         let body = crate::endpoints::into_object(token_json(&login.session));
@@ -159,6 +164,9 @@ fn token_error(error: AuthError) -> HttpError {
             HttpError::bad_request(json!({ "scopes": [m::unknown_scope(&scope)] }))
         }
         AuthError::TokenLimit => HttpError::detail(400, m::TOKEN_LIMIT),
+        AuthError::TooManyScopes { limit } => {
+            HttpError::bad_request(json!({ "scopes": [m::too_many_scopes(limit)] }))
+        }
         AuthError::SettingsTooLarge { limit } => {
             HttpError::detail(413, m::settings_too_large(limit))
         }
@@ -196,10 +204,18 @@ fn parse_named_token(body: &[u8]) -> Result<NamedToken, HttpError> {
                 .iter()
                 .map(|s| s.as_str().map(str::to_owned))
                 .collect();
-            scopes.unwrap_or_else(|| {
+            let mut scopes = scopes.unwrap_or_else(|| {
                 fail("scopes", m::NOT_A_LIST.to_owned());
                 Vec::new()
-            })
+            });
+            // Repeats are dropped, then the count is capped: a scope list can never
+            // grow a token's headers (`X-Durin-Scopes`) past a small bound.
+            let mut seen = std::collections::HashSet::new();
+            scopes.retain(|s| seen.insert(s.clone()));
+            if scopes.len() > NamedToken::MAX_SCOPES {
+                fail("scopes", m::too_many_scopes(NamedToken::MAX_SCOPES));
+            }
+            scopes
         }
         Some(_) => {
             fail("scopes", m::NOT_A_LIST.to_owned());
@@ -314,6 +330,53 @@ mod tests {
             404
         );
         assert_eq!(api.settings(&auth).await.unwrap_err().status, 404);
+    }
+
+    #[tokio::test]
+    async fn a_token_mints_only_scopes_it_holds() {
+        let store = Arc::new(MemoryStore::new());
+        let pat = ClientName::new("pat").unwrap();
+        let cli = ClientName::new("cli").unwrap();
+        let durin = Durin::builder(store.clone(), store, DigestKey::generate("k"))
+            .tokens_client(pat.clone())
+            .build();
+        let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        durin
+            .create_client(
+                &Client::new(pat)
+                    .with_token_ttl(None)
+                    .with_scopes(scopes(&["read", "write"])),
+            )
+            .await
+            .unwrap();
+        durin
+            .create_client(&Client::new(cli.clone()).with_scopes(scopes(&["read"])))
+            .await
+            .unwrap();
+        let alice = UserId::new("alice").unwrap();
+        let login = durin
+            .login(&alice, &cli, LoginOptions::default())
+            .await
+            .unwrap();
+        let auth = durin
+            .authenticate(&login.token, Transport::Header)
+            .await
+            .unwrap();
+        let api = Api::new(durin, HttpConfig::default(), Arc::new(NoUsers));
+        let e = api
+            .create_token(&auth, br#"{"name": "w", "scopes": ["write"]}"#)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 403);
+        let r = api
+            .create_token(
+                &auth,
+                br#"{"name": "r", "scopes": ["read", "read", "read"]}"#,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201);
+        assert_eq!(r.body_json().unwrap()["scopes"], json!(["read"]));
     }
 
     fn field_error(body: &str) -> Value {

@@ -82,6 +82,36 @@ async fn log_request(
     );
 }
 
+/// `payload`, failing once `timeout` has passed (from now: the end of the headers); the
+/// endpoint then answers 413 and actix closes the connection.
+fn body_deadline(
+    payload: actix_web::dev::Payload,
+    timeout: std::time::Duration,
+) -> actix_web::dev::Payload {
+    use futures::StreamExt as _;
+    let until = tokio::time::Instant::now() + timeout;
+    let stream = futures::stream::unfold(Some(payload), move |state| async move {
+        let mut payload = state?;
+        match tokio::time::timeout_at(until, payload.next()).await {
+            Ok(Some(item)) => Some((item, Some(payload))),
+            Ok(None) => None,
+            Err(_) => {
+                tracing::debug!("request body timed out");
+                let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "body timeout");
+                Some((Err(actix_web::error::PayloadError::Io(timed_out)), None))
+            }
+        }
+    });
+    actix_web::dev::Payload::from(Box::pin(stream)
+        as std::pin::Pin<
+            Box<
+                dyn futures::Stream<
+                        Item = Result<actix_web::web::Bytes, actix_web::error::PayloadError>,
+                    >,
+            >,
+        >)
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     use clap::Parser as _;
@@ -91,6 +121,11 @@ async fn main() -> anyhow::Result<()> {
     let api = demo.api.clone();
     let bind = demo.args.bind;
     let shared = demo.clone();
+    let (header_timeout, idle_timeout, body_timeout) = (
+        demo.args.header_timeout,
+        demo.args.idle_timeout,
+        demo.args.body_timeout,
+    );
     let server = HttpServer::new(move || {
         let (mut scope, mut app) = (web::scope("/api"), App::new());
         // Mounted from the list the docs test checks (docs/http-api.md).
@@ -143,6 +178,15 @@ async fn main() -> anyhow::Result<()> {
                 .wrap(DurinMiddleware::new(api.clone()))
                 .configure(durin_actix::endpoints),
         )
+        .wrap_fn(move |mut request, service| {
+            use actix_web::HttpMessage as _;
+            use actix_web::dev::Service as _;
+            if !body_timeout.is_zero() {
+                let payload = request.take_payload();
+                request.set_payload(body_deadline(payload, body_timeout));
+            }
+            service.call(request)
+        })
         // Around everything: one log line per request at completion.
         .wrap_fn(|request, service| {
             use actix_web::dev::Service as _;
@@ -161,6 +205,16 @@ async fn main() -> anyhow::Result<()> {
     // most SHUTDOWN_GRACE), then stop the background tasks and close the pools.
     .disable_signals()
     .shutdown_timeout(server_common::SHUTDOWN_GRACE.as_secs())
+    // Slow clients: the first request's headers within --header-timeout, the next
+    // request within --idle-timeout of the previous answer; the body within
+    // --body-timeout (`body_deadline`, below). Zero turns each off.
+    .client_request_timeout(header_timeout)
+    .keep_alive(if idle_timeout.is_zero() {
+        actix_web::http::KeepAlive::Os
+    } else {
+        actix_web::http::KeepAlive::Timeout(idle_timeout)
+    })
+    .client_disconnect_timeout(std::time::Duration::from_secs(1))
     .bind(bind)?;
     let addr = server.addrs()[0];
     println!("{}", demo.banner(addr));

@@ -1,6 +1,7 @@
 //! The axum example server as a library: [`app`] is the whole application (the contract's
-//! endpoints, the demo routes, the request log) over a [`Demo`], so a test can serve any
-//! backend with the server's own code (`examples/custom-store/tests/http.rs`).
+//! endpoints, the demo routes, the request log) over a [`Demo`], and [`serve::serve`]
+//! serves it with bounds on slow clients, so a test can serve any backend with the
+//! server's own code (`examples/custom-store/tests/http.rs`).
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use durin_axum::{Auth, DurinLayer, Guard};
 use server_common::Demo;
+
+pub mod serve;
 
 async fn me(Auth(auth): Auth) -> Json<serde_json::Value> {
     Json(server_common::me(&auth))
@@ -186,3 +189,4 @@ pub fn app(demo: &Arc<Demo>) -> Router {
         .nest("/api", routes)
         .layer(middleware::from_fn(log_requests))
 }
+

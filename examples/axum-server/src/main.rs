@@ -7,11 +7,9 @@
 //!
 //! Routes, flags and answers: `docs/http-api.md`.
 
-use std::future::IntoFuture as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum_server::app;
+use axum_server::{app, serve};
 use server_common::{Args, Demo};
 
 #[tokio::main]
@@ -26,20 +24,20 @@ async fn main() -> anyhow::Result<()> {
     // On SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish (at most
     // SHUTDOWN_GRACE), then stop the background tasks and close the pools.
     let signalled = Arc::new(tokio::sync::Notify::new());
-    let serve = axum::serve(
-        listener,
-        app(&demo).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown({
+    let timeouts = serve::Timeouts {
+        header: demo.args.header_timeout,
+        idle: demo.args.idle_timeout,
+        body: demo.args.body_timeout,
+    };
+    let serve = serve::serve(listener, app(&demo), timeouts, {
         let signalled = signalled.clone();
         async move {
             server_common::shutdown_signal().await;
             signalled.notify_one();
         }
-    })
-    .into_future();
+    });
     tokio::select! {
-        served = serve => served?,
+        () = serve => {}
         () = async {
             signalled.notified().await;
             tokio::time::sleep(server_common::SHUTDOWN_GRACE).await;

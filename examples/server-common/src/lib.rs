@@ -98,6 +98,21 @@ pub struct Args {
     /// them), keeping those in this process's memory.
     #[arg(long)]
     pub single_node: bool,
+    /// How long a client may take to send a request's headers (from the connection's
+    /// start, or from the end of the previous response on a kept-alive connection);
+    /// past it the connection is closed. `0` turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_cache_ttl)]
+    pub header_timeout: Duration,
+    /// How long a connection may stay without a byte in either direction, between or
+    /// within requests, before it is closed (a request being answered is finished
+    /// first). `0` turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_cache_ttl)]
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a request's body, from the end of its headers;
+    /// past it the body read fails (413 `Request body too large.`, the answer to a body
+    /// that could not be read) and the connection is closed. `0` turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_cache_ttl)]
+    pub body_timeout: Duration,
     /// The key file used when `DURIN_SECRET` is not set (created on first run).
     #[arg(long, default_value = "durin.key")]
     pub key_file: PathBuf,
@@ -106,6 +121,10 @@ pub struct Args {
     /// ignored and the peer's address is the client's.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the `--trusted-proxy` proxies write the client's address in, the only
+    /// one read: `x-forwarded-for` (the default) or `forwarded` (RFC 7239).
+    #[arg(long, value_enum, default_value_t = ProxyHeader::XForwardedFor)]
+    pub trusted_proxy_header: ProxyHeader,
     /// Accept tokens imported from Django by `durin import` (django-rest-durin, DRF and
     /// knox: `Authorization: Token <hex>` or `Bearer <hex>`). Off by default: legacy
     /// tokens have no checksum, so malformed-but-hex ones reach the store.
@@ -124,6 +143,15 @@ pub struct Args {
     /// id (never the token).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// The header of `--trusted-proxy-header`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For`.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
 }
 
 /// The log format of `--log-format`.
@@ -213,12 +241,16 @@ impl std::fmt::Debug for Args {
             .field("cache_ttl", &self.cache_ttl)
             .field("key_file", &self.key_file)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("trusted_proxy_header", &self.trusted_proxy_header)
             .field("tokens_client", &self.tokens_client)
             .field("accept_legacy_tokens", &self.accept_legacy_tokens)
             .field("introspection_clients", &self.introspection_clients)
             .field("purge_every", &self.purge_every)
             .field("login_window", &self.login_window)
             .field("single_node", &self.single_node)
+            .field("header_timeout", &self.header_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("no_openapi", &self.no_openapi)
             .field("no_metrics", &self.no_metrics)
             .field("log_format", &self.log_format)
@@ -532,6 +564,10 @@ impl Demo {
         let users = Users::new(&args.users)?;
         let http = http_config()
             .with_trusted_proxies(args.trusted_proxies.clone())
+            .with_forwarded_header(match args.trusted_proxy_header {
+                ProxyHeader::XForwardedFor => durin_http::ForwardedHeader::XForwardedFor,
+                ProxyHeader::Forwarded => durin_http::ForwardedHeader::Forwarded,
+            })
             .with_accept_legacy_tokens(args.accept_legacy_tokens)
             .with_introspection_clients(args.introspection_clients.iter().cloned());
         // The failed-login limit is counted in the store, so it holds across every node.

@@ -25,7 +25,12 @@ pub const PAGE_HEADERS: &[(&str, &str)] = &[
     ("x-frame-options", "DENY"),
     (
         "content-security-policy",
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+        // The page's one inline script is allowed by its hash, not by 'unsafe-inline':
+        // injected markup cannot run script (`the_csp_hash_is_the_scripts` keeps it true).
+        concat!(
+            "default-src 'self'; script-src 'self' 'sha256-/t1RVcdJWg1i9c4iGAGSgJfHlF/DWpnMMf05d4gMfp4='; ",
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"
+        ),
     ),
 ];
 
@@ -59,6 +64,7 @@ impl Demo {
             .clients
             .iter()
             .filter(|c| !special.iter().any(|s| s.as_ref() == Some(&c.name)))
+            .filter(|c| !self.args.introspection_clients.contains(&c.name))
             .map(|c| {
                 let name = escape(c.name.as_str());
                 format!("<option value=\"{name}\">{name}</option>")
@@ -100,6 +106,49 @@ mod tests {
             !PAGE.contains("http://") && !PAGE.contains("https://"),
             "no CDN"
         );
+    }
+
+    #[test]
+    fn the_csp_hash_is_the_scripts() {
+        use sha2::Digest as _;
+        let script = PAGE
+            .split("<script>")
+            .nth(1)
+            .and_then(|rest| rest.split("</script>").next())
+            .expect("one inline script");
+        assert_eq!(PAGE.matches("<script").count(), 1, "one script, hashed");
+        let digest = sha2::Sha256::digest(script.as_bytes());
+        let hash = format!("'sha256-{}'", base64(&digest));
+        let csp = PAGE_HEADERS
+            .iter()
+            .find(|(name, _)| *name == "content-security-policy")
+            .map(|(_, value)| *value)
+            .unwrap_or_default();
+        assert!(csp.contains(&hash), "update the CSP to {hash}: {csp}");
+        assert!(
+            !csp.split(';')
+                .any(|d| d.trim().starts_with("script-src") && d.contains("unsafe-inline"))
+        );
+    }
+
+    /// Standard base64 with padding (RFC 4648 §4).
+    fn base64(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::{Durin, Issue, Login, LoginOptions};
-use crate::{AuthError, ClientName, Session, SessionId, TokenName, UserId, WhenFull};
+use crate::{
+    AuthError, Authenticated, ClientName, Session, SessionId, TokenName, UserId, WhenFull,
+};
 
 /// How long a named token lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,6 +34,9 @@ pub struct NamedToken {
 }
 
 impl NamedToken {
+    /// The most scopes a named token may carry (after duplicates are dropped).
+    pub const MAX_SCOPES: usize = 32;
+
     /// A token called `name` with no scopes and the client's TTL.
     pub fn new(name: TokenName) -> Self {
         NamedToken {
@@ -43,6 +48,57 @@ impl NamedToken {
 }
 
 impl Durin {
+    /// Whether `session` is a delegated credential: a named token or an API key (a
+    /// session of the tokens client or of the API-access client). Delegated credentials
+    /// act for their user but may not manage the user's credentials
+    /// ([`Durin::authorize_management`]), and a named token's lifetime is fixed at its
+    /// creation ([`Durin::renew`] refuses it).
+    pub fn is_delegated(&self, session: &Session) -> bool {
+        session.name.is_some()
+            || Some(&session.client) == self.api_access_client()
+            || Some(&session.client) == self.tokens_client()
+    }
+
+    /// Least privilege, decided here once: only an interactive session (a login) may
+    /// manage the user's credentials and account — list or revoke sessions, end them
+    /// all, issue or delete API keys and named tokens, read or write settings. A
+    /// delegated credential ([`Durin::is_delegated`]) gets [`AuthError::Forbidden`], so
+    /// a leaked or narrowly scoped token can neither mint a stronger one nor end the
+    /// user's other sessions.
+    ///
+    /// # Errors
+    /// [`AuthError::Forbidden`] for a named token or an API key.
+    pub fn authorize_management(&self, auth: &Authenticated) -> Result<(), AuthError> {
+        if self.is_delegated(&auth.session) {
+            tracing::debug!(session = %auth.session.id, "a delegated credential may not manage credentials");
+            return Err(AuthError::Forbidden);
+        }
+        Ok(())
+    }
+
+    /// [`Durin::create_named_token`] on behalf of `caller` (what `POST tokens/` does):
+    /// the caller must be allowed to manage credentials ([`Durin::authorize_management`]),
+    /// and when its client restricts scopes, every requested scope must be one the
+    /// caller holds (a token never mints a stronger one).
+    ///
+    /// # Errors
+    /// [`AuthError::Forbidden`] for a delegated caller or a scope beyond the caller's;
+    /// the errors of [`Durin::create_named_token`].
+    pub async fn create_named_token_as(
+        &self,
+        caller: &Authenticated,
+        token: NamedToken,
+    ) -> Result<Login, AuthError> {
+        self.authorize_management(caller)?;
+        if !caller.client.scopes.is_empty()
+            && let Some(beyond) = token.scopes.iter().find(|s| !caller.has_scope(s))
+        {
+            tracing::debug!(scope = %beyond, "a named token may not carry a scope its creator lacks");
+            return Err(AuthError::Forbidden);
+        }
+        self.create_named_token(caller.user_id(), token).await
+    }
+
     /// The user's API key session (the newest unrevoked session of the API-access client).
     ///
     /// # Errors
@@ -124,6 +180,13 @@ impl Durin {
     ) -> Result<Login, AuthError> {
         let name = self.tokens_client_name()?;
         let client = self.client(name).await?.ok_or(AuthError::UnknownClient)?;
+        let mut token = token;
+        dedup_scopes(&mut token.scopes);
+        if token.scopes.len() > NamedToken::MAX_SCOPES {
+            return Err(AuthError::TooManyScopes {
+                limit: NamedToken::MAX_SCOPES,
+            });
+        }
         if let Some(unknown) = token
             .scopes
             .iter()
@@ -199,4 +262,10 @@ impl Durin {
         sessions.retain(|s| &s.client == client);
         Ok(sessions)
     }
+}
+
+/// Drops repeated scopes, keeping the first of each in order.
+pub(crate) fn dedup_scopes(scopes: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    scopes.retain(|s| seen.insert(s.clone()));
 }

@@ -441,7 +441,8 @@ impl Durin {
     /// without I/O for both paths: the hit path answers only when nothing is due.
     fn due(&self, session: &Session, client: &Client, now: Timestamp) -> Due {
         let renew_to = match client.renewal {
-            Renewal::Sliding { min_interval } => {
+            // A named token's lifetime is fixed at creation: never slid.
+            Renewal::Sliding { min_interval } if session.name.is_none() => {
                 let last = session.renewed_at.unwrap_or(session.created_at);
                 let next = client.expiry(session.created_at, now);
                 (now.duration_since(last) >= min_interval && next > session.expires_at)

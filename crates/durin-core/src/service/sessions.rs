@@ -24,11 +24,14 @@ impl Durin {
     /// Moves the session's expiry to now + the client's TTL, capped by its max lifetime
     /// (`POST refresh/`). The token stays the same.
     ///
+    /// A named token's lifetime is fixed when it is created, so it is never renewed (it
+    /// would otherwise take the tokens client's TTL, `never` by default).
+    ///
     /// # Errors
-    /// [`AuthError::RenewalNotAllowed`] for clients with [`Renewal::None`];
-    /// [`AuthError::InvalidToken`] when the session was revoked meanwhile.
+    /// [`AuthError::RenewalNotAllowed`] for clients with [`Renewal::None`] and for named
+    /// tokens; [`AuthError::InvalidToken`] when the session was revoked meanwhile.
     pub async fn renew(&self, auth: &Authenticated) -> Result<Session, AuthError> {
-        if auth.client.renewal == Renewal::None {
+        if auth.client.renewal == Renewal::None || auth.session.name.is_some() {
             return Err(AuthError::RenewalNotAllowed);
         }
         let now = self.now();

@@ -45,6 +45,7 @@ fn set_cookie(response: Response, config: &HttpConfig, what: &str) -> Response {
 pub(super) fn describe(method: &str, path: &str, config: &HttpConfig) -> Option<OperationBuilder> {
     let not_found = |what: &str| detail_response(&format!("`Not found.`: {what}."));
     let token = |op: OperationBuilder| protected(op, method, config);
+    let delegated = "a named token or an API key (only a login session manages the account)";
     let op = match (method, path) {
         ("POST", "login/") => operation("login", "Log in through a client")
             .tag("sessions")
@@ -84,7 +85,7 @@ pub(super) fn describe(method: &str, path: &str, config: &HttpConfig) -> Option<
                 .description(Some("Expiry = now + the client's TTL, capped by its maximum lifetime; the token stays the same."))
                 .response("200", json_response("Renewed.", schema_ref("Expiry"))),
         )
-        .response("403", forbidden(config, method, Some("the client does not allow renewal"))),
+        .response("403", forbidden(config, method, Some("the client does not allow renewal, or the token is a named token (its lifetime is fixed)"))),
         ("POST", "token/refresh/") => operation("token_refresh", "Rotate a refresh token")
             .tag("sessions")
             .request_body(Some(body("The refresh token.", "RefreshRequest", true)))
@@ -254,6 +255,23 @@ pub(super) fn describe(method: &str, path: &str, config: &HttpConfig) -> Option<
             op
         }
         _ => return None,
+    };
+    let manages_account = crate::ROUTES
+        .iter()
+        .any(|r| r.method == method && r.path == path && r.endpoint.manages_account());
+    let op = if manages_account {
+        op.response("403", forbidden(config, method, Some(delegated)))
+    } else if (method, path) == ("POST", "login/") && config.cookie.is_some() {
+        op.response(
+            "403",
+            detail_response(&format!(
+                "A login with `\"transport\": \"cookie\"` without an `Origin` (or `Referer`) \
+                 of this site (login CSRF): `{}`.",
+                messages::CSRF
+            )),
+        )
+    } else {
+        op
     };
     Some(op)
 }

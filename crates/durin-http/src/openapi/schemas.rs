@@ -86,10 +86,20 @@ pub(super) fn components(config: &HttpConfig) -> Components {
         .description(Some(
             "Credentials and the client to log in through (JSON or a form).",
         ))
-        .property("username", string())
+        // Blank or whitespace-only values are refused: at least one non-space character.
+        .property(
+            "username",
+            string()
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some(r"\S")),
+        )
         .property(
             "password",
-            string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Password))),
+            string()
+                .min_length(Some(1))
+                .pattern(Some(r"\S"))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password))),
         )
         .property("client", string().description(Some("The client's name.")))
         .required("username")
@@ -260,14 +270,37 @@ pub(super) fn components(config: &HttpConfig) -> Components {
             "NamedTokenRequest",
             ObjectBuilder::new()
                 .schema_type(Type::Object)
-                .property("name", string().min_length(Some(1)).max_length(Some(64)))
+                .property(
+                    "name",
+                    string()
+                        .min_length(Some(1))
+                        .max_length(Some(64))
+                        .pattern(Some(r"\S"))
+                        .description(Some(
+                            "1-64 characters once surrounding spaces are dropped; no control or \
+                             invisible formatting characters (bidi overrides, zero-width).",
+                        )),
+                )
                 .property(
                     "scopes",
-                    strings().description(Some("A subset of the tokens client's scopes (default none).")),
+                    OneOfBuilder::new()
+                        .item(strings())
+                        .item(Object::with_type(Type::Null))
+                        .description(Some(
+                            "A subset of the tokens client's scopes, and of the caller's when \
+                             its client restricts scopes; repeats are dropped, then at most 32 \
+                             remain. `null` or absent: none.",
+                        )),
                 )
                 .property(
                     "expires_in",
-                    string().description(Some("A TTL like `30d`, `12h` or `never` (default the tokens client's TTL).")),
+                    OneOfBuilder::new()
+                        .item(string())
+                        .item(Object::with_type(Type::Null))
+                        .description(Some(
+                            "A TTL like `30d`, `12h` or `never`; `null` or absent: the tokens \
+                             client's TTL.",
+                        )),
                 )
                 .required("name"),
         )
