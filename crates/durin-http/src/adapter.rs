@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use durin_core::Authenticated;
 
-use crate::credentials::RequestInfo;
 use crate::endpoints::{Api, GuardRule};
 use crate::error::{HttpError, messages};
 use crate::login::LoginForm;
@@ -24,6 +23,23 @@ use crate::routes::Endpoint;
 /// Whether `method` is safe (GET, HEAD, OPTIONS, TRACE): no CSRF check for cookies.
 pub fn is_safe_method(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
+}
+
+/// What the integrations pass in from a request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestInfo<'a> {
+    /// Whether the method is safe (GET, HEAD, OPTIONS, TRACE): no CSRF check.
+    pub safe_method: bool,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a [u8]>,
+    /// The `Cookie` header, if any.
+    pub cookie: Option<&'a [u8]>,
+    /// The `Origin` header, if any.
+    pub origin: Option<&'a [u8]>,
+    /// The `Referer` header, if any.
+    pub referer: Option<&'a [u8]>,
+    /// The `Host` header, if any.
+    pub host: Option<&'a [u8]>,
 }
 
 impl<'a> RequestInfo<'a> {

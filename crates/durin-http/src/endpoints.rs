@@ -13,18 +13,18 @@ use serde_json::{Map, Value, json};
 use crate::credentials::{self, HttpConfig, RequestInfo};
 use crate::error::{HttpError, messages};
 use crate::humanize::natural_delta;
-use crate::login::{CredentialChecker, LoginForm, LoginGuard, LoginGuardConfig};
+use crate::login::{CredentialChecker, LoginGuard, LoginGuardConfig};
 use crate::reply::Reply;
 
 /// The contract's endpoints over one [`Durin`] service. Cheap to clone.
 #[derive(Clone)]
 pub struct Api {
-    durin: Durin,
-    config: Arc<HttpConfig>,
-    checker: Arc<dyn CredentialChecker>,
-    guard: LoginGuard,
+    pub(crate) durin: Durin,
+    pub(crate) config: Arc<HttpConfig>,
+    pub(crate) checker: Arc<dyn CredentialChecker>,
+    pub(crate) guard: LoginGuard,
     limiter: Arc<dyn AttemptLimiter>,
-    metrics: Arc<crate::metrics::HttpMetrics>,
+    pub(crate) metrics: Arc<crate::metrics::HttpMetrics>,
 }
 
 impl std::fmt::Debug for Api {
@@ -112,130 +112,17 @@ impl Api {
         &self,
         info: &RequestInfo<'_>,
     ) -> Result<Option<Authenticated>, HttpError> {
-        let result = credentials::authenticate(&self.durin, &self.config, info).await;
         // The service counts what it checks; a token refused before it was asked (a
-        // malformed header or token, a failed CSRF check) is counted here.
-        if let Err(e) = &result
-            && e.status != 503
-            && credentials::Credentials::from_request(&self.config, info).is_err()
-        {
-            if e.status == 403 {
-                self.metrics.csrf.increment(1);
-            } else {
-                self.metrics.malformed.increment(1);
-            }
-        }
-        result
-    }
-
-    /// `POST login/`. `address` is the peer's address (for the failed-login throttle and
-    /// the session context), `user_agent` goes into the session context.
-    ///
-    /// # Errors
-    /// 400 for missing fields, no client, wrong credentials or an unknown client (checked
-    /// after the credentials, so client names cannot be probed); 429 after repeated
-    /// failures; 503.
-    pub async fn login(
-        &self,
-        form: &LoginForm,
-        address: Option<IpAddr>,
-        user_agent: Option<&str>,
-    ) -> Result<Reply, HttpError> {
-        let mut invalid_credentials = false;
-        let reply = self
-            .login_counted(form, address, user_agent, &mut invalid_credentials)
-            .await;
-        let status = reply.as_ref().err().map(|e| e.status);
-        self.metrics.record_login(status, invalid_credentials);
-        reply
-    }
-
-    /// [`Api::login`], telling it whether the credentials were wrong (for the metrics).
-    async fn login_counted(
-        &self,
-        form: &LoginForm,
-        address: Option<IpAddr>,
-        user_agent: Option<&str>,
-        invalid_credentials: &mut bool,
-    ) -> Result<Reply, HttpError> {
-        let (username, password) = form.validate()?;
-        let client = form.client.as_deref().map(str::trim).unwrap_or_default();
-        if client.is_empty() {
-            return Err(HttpError::detail(400, messages::NO_CLIENT));
-        }
-        // Reserved before the (slow) password check, so concurrent guesses check at
-        // most the limit; released only when the credentials are right.
-        let attempt = self.guard.reserve(address, username).await?;
-        let user = match self.checker.check(username, password).await {
-            Ok(Some(user)) => {
-                attempt.release().await;
-                user
-            }
-            Ok(None) => {
-                drop(attempt);
-                *invalid_credentials = true;
-                return Err(HttpError::bad_request(
-                    json!({ "non_field_errors": [messages::BAD_CREDENTIALS] }),
-                ));
-            }
+        // malformed header or token, a failed CSRF check) is classified and counted here,
+        // once, where it is refused.
+        let credentials = match credentials::Credentials::from_request(&self.config, info) {
+            Ok(credentials) => credentials,
             Err(e) => {
-                attempt.release().await;
-                return Err(AuthError::Unavailable(e).into());
+                self.metrics.record_refused_credentials(&e);
+                return Err(e);
             }
         };
-        let client = ClientName::new(client)
-            .ok()
-            .filter(|client| !self.is_special_client(client))
-            .ok_or_else(|| HttpError::detail(400, messages::UNKNOWN_CLIENT))?;
-        let cookie = self
-            .config
-            .cookie
-            .as_ref()
-            .filter(|_| form.transport.as_deref() == Some("cookie"));
-        let mut context = Map::new();
-        if let Some(address) = address {
-            context.insert("ip".to_owned(), Value::String(address.to_string()));
-        }
-        if let Some(agent) = user_agent {
-            context.insert("user_agent".to_owned(), Value::String(agent.to_owned()));
-        }
-        let options = LoginOptions {
-            context,
-            transport: if cookie.is_some() {
-                Transport::Cookie
-            } else {
-                Transport::Header
-            },
-            ..LoginOptions::default()
-        };
-        let login = self.durin.login(&user, &client, options).await?;
-        let mut body = Map::new();
-        let mut tokens = Vec::with_capacity(2);
-        let expiry = login.session.expires_at;
-        let mut set_cookie = None;
-        match cookie {
-            Some(cookie) => {
-                let max_age =
-                    expiry.map(|at| at.duration_since(self.durin.clock().now()).as_secs());
-                set_cookie = Some(
-                    cookie
-                        .set_cookie(login.token.expose_secret(), max_age)
-                        .into(),
-                );
-            }
-            None => tokens.push(("token", login.token)),
-        }
-        body.insert("expiry".to_owned(), iso(expiry));
-        if let Some(refresh) = login.refresh_token {
-            tokens.push(("refresh_token", refresh));
-        }
-        if let Some(user_json) = self.checker.user_json(&user).await {
-            body.insert("user".to_owned(), user_json);
-        }
-        Ok(Reply {
-            set_cookie,
-            ..Reply::issued(200, body, tokens)
-        })
+        credentials.authenticate(&self.durin).await
     }
 
     /// Whether `client` is one of the special clients a password login may not use: the
@@ -444,7 +331,7 @@ pub(crate) fn into_object(value: Value) -> Map<String, Value> {
     }
 }
 
-fn iso(at: Option<Timestamp>) -> Value {
+pub(crate) fn iso(at: Option<Timestamp>) -> Value {
     at.map_or(Value::Null, |t| Value::String(t.to_iso8601()))
 }
 

@@ -85,12 +85,14 @@
 //! | `openapi` | no | `openapi`: `document(base)`, the OpenAPI 3.1 document of [`ROUTES`] (utoipa) |
 
 mod adapter;
+mod config;
 pub mod credentials;
 mod endpoints;
 mod error;
 mod gateway;
 mod humanize;
 mod login;
+mod login_guard;
 mod metrics;
 #[cfg(feature = "openapi")]
 pub mod openapi;

@@ -48,17 +48,29 @@ impl HttpMetrics {
         }
     }
 
-    /// Counts one login by what it answered (`invalid` is set by the login itself when
-    /// the credentials were wrong, the one 400 that is not a malformed request).
-    pub(crate) fn record_login(&self, status: Option<u16>, invalid_credentials: bool) {
-        let counter = match status {
-            None => &self.login_ok,
-            Some(_) if invalid_credentials => &self.login_invalid_credentials,
-            Some(429) => &self.login_throttled,
-            Some(503) => &self.login_unavailable,
-            Some(400) => &self.login_bad_request,
-            Some(_) => &self.login_refused,
+    /// Counts one login by how it ended.
+    pub(crate) fn record_login(&self, outcome: Result<(), &crate::login::LoginError>) {
+        use crate::login::LoginError;
+        let counter = match outcome {
+            Ok(()) => &self.login_ok,
+            Err(LoginError::InvalidCredentials) => &self.login_invalid_credentials,
+            Err(LoginError::Refused(e)) => match e.status {
+                429 => &self.login_throttled,
+                503 => &self.login_unavailable,
+                400 => &self.login_bad_request,
+                _ => &self.login_refused,
+            },
         };
         counter.increment(1);
+    }
+
+    /// Counts credentials refused before the service was asked: a failed CSRF check
+    /// (403) or a malformed header or token.
+    pub(crate) fn record_refused_credentials(&self, e: &crate::HttpError) {
+        if e.status == 403 {
+            self.csrf.increment(1);
+        } else {
+            self.malformed.increment(1);
+        }
     }
 }

@@ -189,4 +189,3 @@ pub fn app(demo: &Arc<Demo>) -> Router {
         .nest("/api", routes)
         .layer(middleware::from_fn(log_requests))
 }
-
