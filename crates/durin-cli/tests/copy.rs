@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use durin_core::{
-    Clock as _, DigestKey, Durin, LoginOptions, ManualClock, Removal, SystemClock, TokenString,
-    Transport,
+    Clock as _, DigestKey, Durin, LoginOptions, ManualClock, Removal, SessionId, SystemClock,
+    TokenHasher, TokenPrefix, TokenString, Transport,
 };
 use serde_json::{Map, Value, json};
 
@@ -34,22 +34,61 @@ struct Issued {
     api_key: String,
     /// A named token of `carol` (client `tokens`, created by the CLI).
     named: String,
+    /// A token of `frank` (client `web`) whose session id and digest carry no routing
+    /// tag, as `durin import` writes them: on a cluster it is found through pointers.
+    untagged: TokenString,
 }
 
 /// Fills `db`: clients `web` (refresh tokens), `short` (1 h) and the CLI's `api` and
 /// `tokens`; a login with refresh token, an API key, a named token, an expired and a
 /// revoked session; settings for alice on web.
 async fn fill(db: &Db, key_file: &str, key: &DigestKey) -> Issued {
-    durin(db, &["client", "create", "web", "--refresh-ttl", "14d", "--max-tokens", "5"]).ok();
-    durin(db, &["client", "create", "short", "--ttl", "1h", "--max-tokens", "5"]).ok();
-    let api_key = durin(db, &["apikey", "create", "--user", "bob", "--key-file", key_file])
-        .ok()
-        .stdout
-        .trim()
-        .to_owned();
+    durin(
+        db,
+        &[
+            "client",
+            "create",
+            "web",
+            "--refresh-ttl",
+            "14d",
+            "--max-tokens",
+            "5",
+        ],
+    )
+    .ok();
+    durin(
+        db,
+        &[
+            "client",
+            "create",
+            "short",
+            "--ttl",
+            "1h",
+            "--max-tokens",
+            "5",
+        ],
+    )
+    .ok();
+    let api_key = durin(
+        db,
+        &["apikey", "create", "--user", "bob", "--key-file", key_file],
+    )
+    .ok()
+    .stdout
+    .trim()
+    .to_owned();
     let named = durin(
         db,
-        &["token", "create", "--user", "carol", "--name", "laptop", "--key-file", key_file],
+        &[
+            "token",
+            "create",
+            "--user",
+            "carol",
+            "--name",
+            "laptop",
+            "--key-file",
+            key_file,
+        ],
     )
     .ok()
     .stdout
@@ -74,7 +113,9 @@ async fn fill(db: &Db, key_file: &str, key: &DigestKey) -> Issued {
     let past = Durin::builder(stores.tokens.clone(), stores.clients.clone(), key.clone())
         .client_cache_ttl(Duration::ZERO)
         .clock(Arc::new(ManualClock::new(
-            SystemClock.now().saturating_sub(Duration::from_secs(90 * 60)),
+            SystemClock
+                .now()
+                .saturating_sub(Duration::from_secs(90 * 60)),
         )))
         .build();
     past.login(&user("dave"), &name("short"), LoginOptions::default())
@@ -95,6 +136,17 @@ async fn fill(db: &Db, key_file: &str, key: &DigestKey) -> Issued {
         )
         .await
         .expect("revoke");
+    // An untagged session (an id and a token made without routing tag), like an import.
+    let untagged = TokenString::generate(&TokenPrefix::new("durin").unwrap());
+    let mut legacy = login.session.clone();
+    legacy.id = SessionId::new("legacy-frank").unwrap();
+    legacy.user_id = user("frank");
+    legacy.digest = TokenHasher::new(key.clone()).digest(&untagged);
+    legacy.refresh = None;
+    let imported = durin_core::import_each(&*stores.tokens, &[legacy], SystemClock.now())
+        .await
+        .expect("import");
+    assert_eq!(imported, 1);
     let mut settings = Map::new();
     settings.insert("theme".into(), json!("dark"));
     stores
@@ -107,18 +159,24 @@ async fn fill(db: &Db, key_file: &str, key: &DigestKey) -> Issued {
         refresh: login.refresh_token.expect("web issues refresh tokens"),
         api_key,
         named,
+        untagged,
     }
 }
 
 fn copy(from: &Db, to: &Db) -> Value {
     let run = run_with(
         None,
-        &["--json", "store", "copy", "--from", &from.url, "--to", &to.url, "--batch", "2"],
+        &[
+            "--json", "store", "copy", "--from", &from.url, "--to", &to.url, "--batch", "2",
+        ],
         &[],
         None,
     )
     .ok();
-    assert!(run.stderr.contains("store copy: sessions:"), "progress: {run:#?}");
+    assert!(
+        run.stderr.contains("store copy: sessions:"),
+        "progress: {run:#?}"
+    );
     run.json()
 }
 
@@ -129,26 +187,42 @@ async fn copy_between(from: Db, to: Db) {
     let issued = fill(&from, key_file.to_str().unwrap(), &key).await;
 
     let first = copy(&from, &to);
-    assert_eq!(first["clients"], json!({ "copied": 4, "already_there": 0 }), "{first:#}");
+    assert_eq!(
+        first["clients"],
+        json!({ "copied": 4, "already_there": 0 }),
+        "{first:#}"
+    );
     assert_eq!(
         first["sessions"],
         json!({
-            "read": 5,
-            "copied": 3,
+            "read": 6,
+            "copied": 4,
             "already_there": 0,
             "skipped_expired": 1,
             "skipped_revoked": 1,
         }),
         "{first:#}"
     );
-    assert_eq!(first["settings"], json!({ "copied": 1, "already_there": 0 }), "{first:#}");
+    assert_eq!(
+        first["settings"],
+        json!({ "copied": 1, "already_there": 0 }),
+        "{first:#}"
+    );
 
     // A rerun copies nothing twice.
     let again = copy(&from, &to);
-    assert_eq!(again["clients"], json!({ "copied": 0, "already_there": 4 }), "{again:#}");
+    assert_eq!(
+        again["clients"],
+        json!({ "copied": 0, "already_there": 4 }),
+        "{again:#}"
+    );
     assert_eq!(again["sessions"]["copied"], 0, "{again:#}");
-    assert_eq!(again["sessions"]["already_there"], 3, "{again:#}");
-    assert_eq!(again["settings"], json!({ "copied": 0, "already_there": 1 }), "{again:#}");
+    assert_eq!(again["sessions"]["already_there"], 4, "{again:#}");
+    assert_eq!(
+        again["settings"],
+        json!({ "copied": 0, "already_there": 1 }),
+        "{again:#}"
+    );
 
     // The tokens issued on the source work on the target with the same key.
     let stores = to.stores().await;
@@ -175,6 +249,11 @@ async fn copy_between(from: Db, to: Db) {
         carol.session.name.as_ref().map(|n| n.as_str().to_owned()),
         Some("laptop".to_owned())
     );
+    let frank = target
+        .authenticate(&issued.untagged, Transport::Header)
+        .await
+        .expect("the untagged token works on the target");
+    assert_eq!(frank.user_id(), &user("frank"));
     // The refresh token too: it rotates on the target.
     let refreshed = target
         .refresh(&issued.refresh)
@@ -260,13 +339,22 @@ async fn include_dead_copies_expired_and_revoked_sessions_and_same_store_is_refu
     fill(&from, key_file.to_str().unwrap(), &key).await;
     let run = run_with(
         None,
-        &["--json", "store", "copy", "--from", &from.url, "--to", &to.url, "--include-dead"],
+        &[
+            "--json",
+            "store",
+            "copy",
+            "--from",
+            &from.url,
+            "--to",
+            &to.url,
+            "--include-dead",
+        ],
         &[],
         None,
     )
     .ok()
     .json();
-    assert_eq!(run["sessions"]["copied"], 5, "{run:#}");
+    assert_eq!(run["sessions"]["copied"], 6, "{run:#}");
     assert_eq!(run["sessions"]["skipped_expired"], 0, "{run:#}");
 
     // Text output: a table of counts.
