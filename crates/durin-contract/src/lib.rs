@@ -155,6 +155,17 @@ pub async fn database_url(backend: &str, scratch: &std::path::Path) -> String {
     }
 }
 
+/// A URL of `backend` that nothing answers (port 1), for outage cases.
+pub fn unreachable_database_url(backend: &str) -> String {
+    match backend {
+        "sqlite" => "sqlite:///nonexistent-durin-dir/sub/durin.db".to_owned(),
+        "postgres" => "postgres://postgres@127.0.0.1:1/durin".to_owned(),
+        "redis" => "redis://127.0.0.1:1".to_owned(),
+        "redis-cluster" => "redis+cluster://127.0.0.1:1".to_owned(),
+        other => panic!("unknown backend {other}"),
+    }
+}
+
 /// A running server.
 pub struct Server {
     /// `http://127.0.0.1:PORT`.
