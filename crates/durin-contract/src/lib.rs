@@ -155,6 +155,15 @@ pub async fn database_url(backend: &str, scratch: &std::path::Path) -> String {
     }
 }
 
+/// The name the store of `backend` reports (`Backend::name`, the `backend` label of the
+/// store metrics): `redis` for `redis-cluster`, the backend itself otherwise.
+pub fn store_name(backend: &str) -> &str {
+    match backend {
+        "redis-cluster" => "redis",
+        other => other,
+    }
+}
+
 /// A URL of `backend` that nothing answers (port 1), for outage cases.
 pub fn unreachable_database_url(backend: &str) -> String {
     match backend {
