@@ -109,6 +109,9 @@ impl SettingsStore for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        if after.is_none() {
+            self.index_unlisted_settings().await?;
+        }
         let min = after.map_or_else(|| "-".to_owned(), |(u, c)| format!("({}", member(u, c)));
         let mut page = Vec::new();
         // Each partition's next `limit` entries, merged: the first `limit` of them all.
@@ -141,4 +144,63 @@ impl SettingsStore for RedisStore {
         }
         Ok(durin_core::settings_page(page, None, limit))
     }
+}
+
+impl RedisStore {
+    /// On one server, adds to the settings index the records written before it existed
+    /// (by an earlier version): a `SCAN` of the settings keys, run at the start of every
+    /// `list_settings` walk (idempotent: `ZADD` of a member that is there changes
+    /// nothing). A cluster store has had the index from the start.
+    async fn index_unlisted_settings(&self) -> Result<(), StoreError> {
+        let Some(part) = self.keys.single_part() else {
+            return Ok(());
+        };
+        let head = format!("{}:u:{{", part.prefix());
+        let pattern = format!("{}*}}:st:*", glob_escape(&head));
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .query(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000),
+                )
+                .await?;
+            let members: Vec<String> = keys
+                .iter()
+                .filter_map(|key| {
+                    let (user, client) = key.strip_prefix(&head)?.rsplit_once("}:st:")?;
+                    let (user, client) = (UserId::new(user).ok()?, ClientName::new(client).ok()?);
+                    Some(member(&user, &client))
+                })
+                .collect();
+            if !members.is_empty() {
+                let mut add = redis::cmd("ZADD");
+                add.arg(part.settings_index());
+                for m in &members {
+                    add.arg(0).arg(m);
+                }
+                self.query::<i64>(&add).await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+/// `text` with the glob characters of `SCAN MATCH` escaped.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
