@@ -14,7 +14,7 @@ export REDIS_CLUSTER_URL=${REDIS_CLUSTER_URL:-redis+cluster://127.0.0.1:7001,127
 # The black-box contract suite (crates/durin-contract) drives every example server on
 # every backend.
 export DURIN_CONTRACT_SERVERS=${DURIN_CONTRACT_SERVERS:-axum-server,actix-server}
-export DURIN_CONTRACT_BACKENDS=${DURIN_CONTRACT_BACKENDS:-sqlite,postgres,redis}
+export DURIN_CONTRACT_BACKENDS=${DURIN_CONTRACT_BACKENDS:-sqlite,postgres,redis,redis-cluster}
 
 # The contract suite runs the server binaries: build them fresh first.
 cargo build --workspace --bins --locked

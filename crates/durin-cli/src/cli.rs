@@ -85,6 +85,46 @@ pub(crate) enum Command {
     /// Bring tokens over from a Django database (django-rest-durin, DRF authtoken,
     /// knox) so that nobody is logged out; see docs/migrating-from-django.md.
     Import(ImportArgs),
+    /// Whole-store operations: `store copy --from URL --to URL`.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `durin store ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Copy clients, sessions (API keys and named tokens included) and settings from one
+    /// store to another (SQLite, PostgreSQL, Redis, Redis Cluster, in any direction).
+    ///
+    /// Idempotent: what the target already has (a client of that name, a session with
+    /// that id or digest, settings for that user and client) is left alone and counted
+    /// as "already there", so a rerun copies nothing twice and an interrupted copy is
+    /// finished by running it again. Sessions that can no longer be used (expired with
+    /// no live refresh token, or revoked) are skipped unless --include-dead. Tokens keep
+    /// working on the target when the servers keep their key. Rotated refresh tokens
+    /// are not copied: one replayed after the move is unknown to the target (401)
+    /// instead of revoking its session. Progress goes to stderr, counts to stdout.
+    /// --database-url is not used.
+    Copy(CopyArgs),
+}
+
+/// `durin store copy --from URL --to URL`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CopyArgs {
+    /// The store to read (any URL durin-connect opens).
+    #[arg(long, value_name = "URL")]
+    pub(crate) from: String,
+    /// The store to write (any URL durin-connect opens; migrated first unless
+    /// --no-migrate).
+    #[arg(long, value_name = "URL")]
+    pub(crate) to: String,
+    /// How many sessions (and settings) to read and write per round trip.
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) batch: u32,
+    /// Copy expired and revoked sessions too (an audit trail); by default they are
+    /// skipped and counted.
+    #[arg(long)]
+    pub(crate) include_dead: bool,
 }
 
 /// The Django token library `durin import` reads.

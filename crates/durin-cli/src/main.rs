@@ -19,6 +19,7 @@
 mod apikeys;
 mod cli;
 mod clients;
+mod copy;
 mod error;
 mod import;
 mod output;
@@ -36,7 +37,9 @@ use durin_connect::ConnectError;
 use durin_core::{Backend, ClientStore, DigestKey, Durin, DurinBuilder, Node, SessionAdmin};
 use serde_json::json;
 
-use crate::cli::{ApikeyCommand, Cli, ClientCommand, Command, LogFormat, TokenCommand};
+use crate::cli::{
+    ApikeyCommand, Cli, ClientCommand, Command, LogFormat, StoreCommand, TokenCommand,
+};
 use crate::error::CliError;
 
 /// Parses the command line, runs the command, and maps its outcome to the exit code.
@@ -152,6 +155,16 @@ impl Context {
 /// Checks what needs no I/O, loads the key if the command needs it, opens the store,
 /// migrates, and runs the command.
 async fn run(cli: Cli) -> Result<(), CliError> {
+    // `store copy` names its two stores itself.
+    if let Command::Store(StoreCommand::Copy(args)) = &cli.command {
+        return copy::run(
+            args,
+            cli.no_migrate,
+            cli.json,
+            cli.log_format == LogFormat::Text,
+        )
+        .await;
+    }
     let url = cli.database_url.as_deref().ok_or_else(|| {
         CliError::Usage(
             "no database: pass --database-url URL or set DURIN_DATABASE_URL (sqlite:PATH, \
@@ -177,15 +190,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     };
     let backend = open(url).await?;
     if !cli.no_migrate && !matches!(cli.command, Command::Migrate) {
-        backend.migrate().await.map_err(|e| {
-            CliError::store(
-                format!(
-                    "migrating {} (pass --no-migrate to skip)",
-                    durin_connect::redact(url)
-                ),
-                e,
-            )
-        })?;
+        migrate_store(&backend, url).await?;
     }
     let ctx = Context {
         backend,
@@ -203,7 +208,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Some(plan) => import::run(&ctx, &args, plan, now).await,
             None => Err(CliError::Usage("import: no plan".into())),
         },
+        Command::Store(StoreCommand::Copy(args)) => {
+            copy::run(&args, cli.no_migrate, ctx.json, false).await
+        }
     }
+}
+
+/// Applies the store's pending migrations before a command.
+async fn migrate_store(backend: &Arc<dyn Backend>, url: &str) -> Result<(), CliError> {
+    backend.migrate().await.map_err(|e| {
+        CliError::store(
+            format!(
+                "migrating {} (pass --no-migrate to skip)",
+                durin_connect::redact(url)
+            ),
+            e,
+        )
+    })
 }
 
 /// Opens the store; an unknown URL scheme is a usage error.

@@ -1,6 +1,7 @@
 //! Runs the real `durin` binary against SQLite (a new file per test) and PostgreSQL (a new
-//! schema per test in the database of `DATABASE_URL`) and Redis (a new key prefix per test
-//! at `REDIS_URL`), checking output and exit codes.
+//! schema per test in the database of `DATABASE_URL`), Redis (a new key prefix per test
+//! at `REDIS_URL`) and a Redis Cluster (a new key prefix per test at `REDIS_CLUSTER_URL`),
+//! checking output and exit codes.
 //! An unreachable PostgreSQL fails the tests with a message; nothing skips.
 
 mod common;
@@ -46,6 +47,16 @@ macro_rules! on_every_backend {
                 #[tokio::test]
                 async fn $name() {
                     let db = super::Db::redis();
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod redis_cluster {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::Db::redis_cluster();
                     super::$name(&db).await;
                     db.finish().await;
                 }

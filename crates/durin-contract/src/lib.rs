@@ -9,7 +9,9 @@
 //!   `cargo build --bin NAME` when missing from the target directory;
 //! - `DURIN_CONTRACT_BACKENDS` (default `sqlite,postgres,redis`): `sqlite` (a file in the
 //!   scratch directory), `postgres` (a fresh schema per server in `DATABASE_URL`'s
-//!   database), `redis` (a fresh key prefix per server at `REDIS_URL`).
+//!   database), `redis` (a fresh key prefix per server at `REDIS_URL`), `redis-cluster`
+//!   (a fresh key prefix per server on the Redis Cluster of `REDIS_CLUSTER_URL`, default
+//!   `redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003`).
 //!
 //! A case whose server or backend is not selected passes without running and says so on
 //! stderr; `scripts/test.sh` selects them all, so CI runs every case everywhere.
@@ -142,6 +144,33 @@ pub async fn database_url(backend: &str, scratch: &std::path::Path) -> String {
             let base = base.trim_end_matches('/');
             format!("{base}/?prefix=contract{}", random_suffix())
         }
+        "redis-cluster" => {
+            let base = std::env::var("REDIS_CLUSTER_URL").unwrap_or_else(|_| {
+                "redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003".to_owned()
+            });
+            let base = base.trim_end_matches('/');
+            format!("{base}/?prefix=contract{}", random_suffix())
+        }
+        other => panic!("unknown backend {other}"),
+    }
+}
+
+/// The name the store of `backend` reports (`Backend::name`, the `backend` label of the
+/// store metrics): `redis` for `redis-cluster`, the backend itself otherwise.
+pub fn store_name(backend: &str) -> &str {
+    match backend {
+        "redis-cluster" => "redis",
+        other => other,
+    }
+}
+
+/// A URL of `backend` that nothing answers (port 1), for outage cases.
+pub fn unreachable_database_url(backend: &str) -> String {
+    match backend {
+        "sqlite" => "sqlite:///nonexistent-durin-dir/sub/durin.db".to_owned(),
+        "postgres" => "postgres://postgres@127.0.0.1:1/durin".to_owned(),
+        "redis" => "redis://127.0.0.1:1".to_owned(),
+        "redis-cluster" => "redis+cluster://127.0.0.1:1".to_owned(),
         other => panic!("unknown backend {other}"),
     }
 }
@@ -677,6 +706,7 @@ macro_rules! server_cases {
             $crate::server_cases!(@backend $run, $package, sqlite, [$($case),*]);
             $crate::server_cases!(@backend $run, $package, postgres, [$($case),*]);
             $crate::server_cases!(@backend $run, $package, redis, [$($case),*]);
+            $crate::server_cases!(@backend $run, $package, redis_cluster, [$($case),*]);
         }
     };
     (@backend $run:ident, $package:literal, $backend:ident, [$($case:ident),*]) => {
@@ -684,7 +714,11 @@ macro_rules! server_cases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let backend = stringify!($backend);
+                    // Module names cannot hold '-': `redis_cluster` is `redis-cluster`.
+                    let backend = match stringify!($backend) {
+                        "redis_cluster" => "redis-cluster",
+                        other => other,
+                    };
                     if !$crate::selected($package, backend) {
                         return;
                     }

@@ -106,7 +106,7 @@ pub use service::{
 pub use session::{Authenticated, RefreshState, Session, SessionId, TokenName, Transport, UserId};
 pub use store::{
     BoxError, CacheLookup, ClientStore, Leases, RefreshLookup, SessionAdmin, SessionImport,
-    SessionQuery, SettingsStore, StoreError, TokenStore, import_each,
+    SessionQuery, SettingsEntry, SettingsStore, StoreError, TokenStore, import_each, settings_page,
 };
 #[cfg(feature = "memory-throttle")]
 pub use throttle::MemoryThrottle;

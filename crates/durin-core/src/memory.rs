@@ -484,4 +484,23 @@ impl SettingsStore for MemoryStore {
             .remove(&(user.clone(), client.clone()))
             .is_some())
     }
+
+    async fn list_settings(
+        &self,
+        after: Option<(&UserId, &ClientName)>,
+        limit: u32,
+    ) -> Result<Vec<crate::SettingsEntry>, StoreError> {
+        let entries = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|((user, client), settings)| crate::SettingsEntry {
+                user: user.clone(),
+                client: client.clone(),
+                settings: settings.clone(),
+            })
+            .collect();
+        Ok(crate::settings_page(entries, after, limit))
+    }
 }

@@ -384,6 +384,51 @@ pub trait SettingsStore: Send + Sync + 'static {
     /// [`StoreError`] when the backend fails.
     async fn delete_settings(&self, user: &UserId, client: &ClientName)
     -> Result<bool, StoreError>;
+
+    /// One page of every stored settings object, ordered by (user, client) in the
+    /// backend's order, starting after `after` (keyset pagination: pass the last entry of
+    /// the previous page); at most `limit` entries. `durin store copy` walks it.
+    ///
+    /// The default answers [`StoreError::Backend`]: a store that cannot enumerate its
+    /// settings (a third-party one written before this method) still works everywhere
+    /// else.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails, or cannot list settings.
+    async fn list_settings(
+        &self,
+        after: Option<(&UserId, &ClientName)>,
+        limit: u32,
+    ) -> Result<Vec<SettingsEntry>, StoreError> {
+        let _ = (after, limit);
+        Err(StoreError::backend(
+            "this settings store cannot list its settings",
+        ))
+    }
+}
+
+/// The settings of one (user, client), as [`SettingsStore::list_settings`] pages them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingsEntry {
+    /// Whose settings.
+    pub user: UserId,
+    /// For which client.
+    pub client: ClientName,
+    /// The JSON object.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// [`SettingsStore::list_settings`] over entries held in memory: sorts by (user,
+/// client), keeps those after `after`, and the first `limit`.
+pub fn settings_page(
+    mut entries: Vec<SettingsEntry>,
+    after: Option<(&UserId, &ClientName)>,
+    limit: u32,
+) -> Vec<SettingsEntry> {
+    entries.retain(|e| after.is_none_or(|(u, c)| (&e.user, &e.client) > (u, c)));
+    entries.sort_by(|a, b| (&a.user, &a.client).cmp(&(&b.user, &b.client)));
+    entries.truncate(limit as usize);
+    entries
 }
 
 /// A shared store is a store: `Arc<PostgresStore>` can sit under a cache or a service.

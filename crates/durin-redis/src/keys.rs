@@ -213,6 +213,12 @@ impl Part {
     pub(crate) fn settings(&self, user: &UserId, client: &ClientName) -> String {
         format!("{}:u:{{{}}}:st:{}", self.prefix, user, client)
     }
+
+    /// The partition's settings, a sorted set with score 0 of `<user> NUL <client>`
+    /// (lexicographic pages for `SettingsStore::list_settings`): `{P}:sts`.
+    pub(crate) fn settings_index(&self) -> String {
+        format!("{}:sts", self.prefix)
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub(crate) struct Scripts {
     pub(crate) attempt_release: Script,
     pub(crate) lease_acquire: Script,
     pub(crate) lease_release: Script,
+    pub(crate) settings_put: Script,
+    pub(crate) settings_delete: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -58,4 +60,6 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     attempt_release: Script::new(include_str!("lua/attempt_release.lua")),
     lease_acquire: Script::new(include_str!("lua/lease_acquire.lua")),
     lease_release: Script::new(include_str!("lua/lease_release.lua")),
+    settings_put: Script::new(include_str!("lua/settings_put.lua")),
+    settings_delete: Script::new(include_str!("lua/settings_delete.lua")),
 });

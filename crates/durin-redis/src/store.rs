@@ -260,7 +260,7 @@ impl RedisStore {
 
     /// On a cluster, records that `tag`'s partition holds sessions (once per process
     /// and tag), so that purge and the admin listing walk it.
-    async fn register(&self, tag: RoutingTag) -> Result<(), StoreError> {
+    pub(crate) async fn register(&self, tag: RoutingTag) -> Result<(), StoreError> {
         if self.registered.lock().is_ok_and(|seen| seen.contains(&tag)) {
             return Ok(());
         }

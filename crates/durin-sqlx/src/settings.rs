@@ -60,4 +60,35 @@ impl<D: Dialect> SettingsStore for SqlStore<D> {
             .map_err(map)?;
         Ok(D::rows_affected(&done) > 0)
     }
+
+    async fn list_settings(
+        &self,
+        after: Option<(&UserId, &ClientName)>,
+        limit: u32,
+    ) -> Result<Vec<durin_core::SettingsEntry>, StoreError> {
+        // Keyset pages on the primary key (user_id, client), in the database's order.
+        let (user, client) = after.map_or(("", ""), |(u, c)| (u.as_str(), c.as_str()));
+        let rows = sqlx::query(
+            "SELECT user_id, client, settings FROM durin_settings \
+             WHERE $1 = 0 OR user_id > $2 OR (user_id = $3 AND client > $4) \
+             ORDER BY user_id, client LIMIT $5",
+        )
+        .arg(i64::from(after.is_some()))
+        .arg_str(user)
+        .arg_str(user)
+        .arg_str(client)
+        .arg(i64::from(limit))
+        .fetch_all(self.db())
+        .await
+        .map_err(map)?;
+        rows.iter()
+            .map(|row| {
+                Ok(durin_core::SettingsEntry {
+                    user: UserId::new(get::<D, String>(row, 0)?)?,
+                    client: ClientName::new(get::<D, String>(row, 1)?)?,
+                    settings: crate::rows::json("settings", &get::<D, String>(row, 2)?)?,
+                })
+            })
+            .collect()
+    }
 }

@@ -342,6 +342,24 @@ impl SettingsStore for VecStore {
             .retain(|(u, c, _)| !(u == user && c == client));
         Ok(state.settings.len() != before)
     }
+
+    async fn list_settings(
+        &self,
+        after: Option<(&UserId, &ClientName)>,
+        limit: u32,
+    ) -> Result<Vec<durin_core::SettingsEntry>, StoreError> {
+        let entries = self
+            .state()
+            .settings
+            .iter()
+            .map(|(user, client, settings)| durin_core::SettingsEntry {
+                user: user.clone(),
+                client: client.clone(),
+                settings: settings.clone(),
+            })
+            .collect();
+        Ok(durin_core::settings_page(entries, after, limit))
+    }
 }
 
 /// What durin needs to run a node on this store: its parts. It has no invalidation

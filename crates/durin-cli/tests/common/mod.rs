@@ -80,6 +80,19 @@ impl Db {
         }
     }
 
+    /// A new key prefix on the Redis Cluster of `REDIS_CLUSTER_URL` (default the
+    /// cluster `scripts/services.sh` starts on 127.0.0.1:7001-7006).
+    pub fn redis_cluster() -> Db {
+        let base = std::env::var("REDIS_CLUSTER_URL").unwrap_or_else(|_| {
+            "redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003".to_owned()
+        });
+        let prefix = unique("clic").replace('-', "");
+        Db {
+            url: format!("{}/?prefix={prefix}", base.trim_end_matches('/')),
+            schema: None,
+        }
+    }
+
     /// The stores of this database, migrated, for setting up and checking from the test.
     pub async fn stores(&self) -> Stores {
         let backend = durin_connect::open(&self.url)

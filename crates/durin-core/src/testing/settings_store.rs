@@ -112,3 +112,49 @@ pub async fn concurrent_puts_leave_one_whole_object(store: Store) {
     let i = got["writer"].as_u64().unwrap() as usize;
     assert_eq!(got["payload"], json!("x".repeat(100 * i)));
 }
+
+/// `list_settings` pages through every stored object once (keyset pages), deleted
+/// ones gone; a zero limit lists nothing.
+pub async fn list_settings_pages_through_every_object(store: Store) {
+    let (u, other_user) = (user(), user());
+    let clients: Vec<_> = (0..4).map(|_| client()).collect();
+    for (i, c) in clients.iter().enumerate() {
+        store
+            .put_settings(&u, c, &object(json!({ "n": i })))
+            .await
+            .unwrap();
+    }
+    store
+        .put_settings(&other_user, &clients[0], &object(json!({ "other": true })))
+        .await
+        .unwrap();
+    assert!(store.delete_settings(&u, &clients[3]).await.unwrap());
+    assert!(store.list_settings(None, 0).await.unwrap().is_empty());
+
+    let mut seen = std::collections::HashSet::new();
+    let mut mine = std::collections::HashMap::new();
+    let mut after: Option<(crate::UserId, crate::ClientName)> = None;
+    loop {
+        let page = store
+            .list_settings(after.as_ref().map(|(u, c)| (u, c)), 2)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some((last.user.clone(), last.client.clone()));
+        for entry in page {
+            assert!(
+                seen.insert((entry.user.clone(), entry.client.clone())),
+                "listed twice: {entry:?}"
+            );
+            if entry.user == u {
+                mine.insert(entry.client.clone(), entry.settings.clone());
+            }
+        }
+    }
+    assert_eq!(mine.len(), 3, "{mine:?}");
+    for (i, c) in clients.iter().take(3).enumerate() {
+        assert_eq!(mine[c], object(json!({ "n": i })));
+    }
+    assert!(seen.contains(&(other_user, clients[0].clone())));
+}
