@@ -365,6 +365,7 @@ async fn gateways_answer_503_when_the_store_is_down(s: Server) {
         "sqlite" => "sqlite:///nonexistent-durin-dir/sub/durin.db".to_owned(),
         "postgres" => "postgres://postgres@127.0.0.1:1/durin".to_owned(),
         "redis" => "redis://127.0.0.1:1".to_owned(),
+        "redis-cluster" => "redis+cluster://127.0.0.1:1".to_owned(),
         other => panic!("unknown backend {other}"),
     };
     let s = Server::start_with(&package, &backend, &gateway_flags(), Some(&dead)).await;

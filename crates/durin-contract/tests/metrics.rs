@@ -166,7 +166,7 @@ async fn counters_move_by_exactly_the_traffic_sent(s: Server) {
         // One store insert per login (the cache sits above the timed store).
         (
             "durin_store_operation_seconds_count",
-            &[("operation", "insert"), ("backend", s.backend.as_str())],
+            &[("operation", "insert"), ("backend", durin_contract::store_name(&s.backend))],
             3.0,
         ),
     ];
@@ -182,7 +182,7 @@ async fn counters_move_by_exactly_the_traffic_sent(s: Server) {
     assert!(
         after.get(
             "durin_store_operation_seconds_count",
-            &[("operation", "get"), ("backend", s.backend.as_str())]
+            &[("operation", "get"), ("backend", durin_contract::store_name(&s.backend))]
         ) >= 1.0,
         "{after:?}"
     );

@@ -226,6 +226,7 @@ fn unreachable(backend: &str) -> &'static str {
         "sqlite" => "sqlite:///nonexistent-durin-dir/sub/durin.db",
         "postgres" => "postgres://postgres@127.0.0.1:1/durin",
         "redis" => "redis://127.0.0.1:1",
+        "redis-cluster" => "redis+cluster://127.0.0.1:1",
         other => panic!("unknown backend {other}"),
     }
 }

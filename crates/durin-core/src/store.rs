@@ -389,22 +389,13 @@ pub trait SettingsStore: Send + Sync + 'static {
     /// backend's order, starting after `after` (keyset pagination: pass the last entry of
     /// the previous page); at most `limit` entries. `durin store copy` walks it.
     ///
-    /// The default answers [`StoreError::Backend`]: a store that cannot enumerate its
-    /// settings (a third-party one written before this method) still works everywhere
-    /// else.
-    ///
     /// # Errors
-    /// [`StoreError`] when the backend fails, or cannot list settings.
+    /// [`StoreError`] when the backend fails.
     async fn list_settings(
         &self,
         after: Option<(&UserId, &ClientName)>,
         limit: u32,
-    ) -> Result<Vec<SettingsEntry>, StoreError> {
-        let _ = (after, limit);
-        Err(StoreError::backend(
-            "this settings store cannot list its settings",
-        ))
-    }
+    ) -> Result<Vec<SettingsEntry>, StoreError>;
 }
 
 /// The settings of one (user, client), as [`SettingsStore::list_settings`] pages them.
