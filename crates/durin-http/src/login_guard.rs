@@ -87,7 +87,7 @@ impl LoginGuardConfig {
 /// The counts live in an [`AttemptLimiter`]: in process memory by default
 /// ([`MemoryAttemptLimiter`]), or in the store (PostgreSQL, SQLite, Redis) so the limits
 /// hold across every node. Scopes are kept as fixed-size hashes, so a long username
-/// costs no memory; usernames longer than [`UserId::MAX_LEN`] are refused before any
+/// costs no memory; usernames longer than [`UserId::MAX_LEN`](durin_core::UserId::MAX_LEN) are refused before any
 /// work. IPv6 peers are grouped by [`LoginGuardConfig::ipv6_prefix`].
 #[derive(Clone)]
 pub struct LoginGuard {
