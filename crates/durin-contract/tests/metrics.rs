@@ -166,7 +166,10 @@ async fn counters_move_by_exactly_the_traffic_sent(s: Server) {
         // One store insert per login (the cache sits above the timed store).
         (
             "durin_store_operation_seconds_count",
-            &[("operation", "insert"), ("backend", durin_contract::store_name(&s.backend))],
+            &[
+                ("operation", "insert"),
+                ("backend", durin_contract::store_name(&s.backend)),
+            ],
             3.0,
         ),
     ];
@@ -182,7 +185,10 @@ async fn counters_move_by_exactly_the_traffic_sent(s: Server) {
     assert!(
         after.get(
             "durin_store_operation_seconds_count",
-            &[("operation", "get"), ("backend", durin_contract::store_name(&s.backend))]
+            &[
+                ("operation", "get"),
+                ("backend", durin_contract::store_name(&s.backend))
+            ]
         ) >= 1.0,
         "{after:?}"
     );
