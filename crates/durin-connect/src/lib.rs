@@ -527,7 +527,10 @@ mod tests {
             "redis: URLs need durin-connect's `redis` feature, which this build leaves out"
         );
         assert_eq!(kind_of("postgresql://h/db").unwrap(), Kind::Postgres);
-        assert_eq!(kind_of("redis+cluster://h:7001,h:7002").unwrap(), Kind::Redis);
+        assert_eq!(
+            kind_of("redis+cluster://h:7001,h:7002").unwrap(),
+            Kind::Redis
+        );
         assert!(matches!(
             kind_of("mysql://h/db"),
             Err(ConnectError::UnsupportedUrl(_))
