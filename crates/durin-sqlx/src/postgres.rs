@@ -174,9 +174,25 @@ impl SqlStore<Postgres> {
         config: &PoolConfig,
         replicas: &ReplicaOptions,
     ) -> Result<Self, StoreError> {
-        let mut store = Self::connect_with(url, config).await?;
-        store.routing = Some(ReplicaRouter::connect(&store.pool, config, replicas).await?);
-        Ok(store)
+        Self::connect_with(url, config)
+            .await?
+            .with_replicas(config, replicas)
+            .await
+    }
+
+    /// This store (eager or lazy) with the read replicas and listen URL of `replicas`.
+    /// The replicas are connected now, whatever the primary's state: a bad read URL is
+    /// refused at startup.
+    ///
+    /// # Errors
+    /// As [`SqlStore::connect_with_replicas`], for the replicas and the listen URL.
+    pub async fn with_replicas(
+        mut self,
+        config: &PoolConfig,
+        replicas: &ReplicaOptions,
+    ) -> Result<Self, StoreError> {
+        self.routing = Some(ReplicaRouter::connect(&self.pool, config, replicas).await?);
+        Ok(self)
     }
 
     /// Whether a lookup now may be answered by a replica: one is healthy and close
