@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use durin_core::{InvalidationChannel, StoreError, Subscription};
+use sqlx::Row as _;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::OnceCell;
 
@@ -191,10 +192,11 @@ impl InvalidationChannel for PgChannel {
             && payload.ends_with('}');
         // One statement: the position is read after the caller's commit, so a replica
         // that replayed past it has the change.
-        let (lsn,): (Option<String>,) = sqlx::query_as(
-            "WITH w AS (SELECT pg_current_wal_lsn()::text AS lsn) \
-             SELECT w.lsn FROM w, LATERAL (SELECT pg_notify($1, CASE WHEN $3 \
-             THEN left($2, -1) || ',\"lsn\":\"' || w.lsn || '\"}' ELSE $2 END)) n",
+        // `pg_notify` is an output column: it runs exactly once, for the one row.
+        let row = sqlx::query(
+            "SELECT w.lsn, pg_notify($1, CASE WHEN $3 \
+             THEN left($2, -1) || ',\"lsn\":\"' || w.lsn || '\"}' ELSE $2 END) \
+             FROM (SELECT pg_current_wal_lsn()::text AS lsn) w",
         )
         .bind(name)
         .bind(payload)
@@ -202,6 +204,7 @@ impl InvalidationChannel for PgChannel {
         .fetch_one(&self.pool)
         .await
         .map_err(crate::error::map)?;
+        let lsn: Option<String> = row.try_get(0).map_err(crate::error::map)?;
         // This node's own lookups: the tombstone is in place before the call returns.
         if let Some(router) = self.replicas() {
             let lsn = lsn.as_deref().and_then(parse_lsn).unwrap_or(u64::MAX);

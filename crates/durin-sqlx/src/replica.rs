@@ -175,7 +175,7 @@ impl Tombstones {
         match invalidation {
             Invalidation::Digests(digests) => {
                 for digest in digests {
-                    Self::raise(self.digests.entry(digest.clone()).or_default(), lsn);
+                    Self::raise(self.digests.entry(*digest).or_default(), lsn);
                 }
             }
             // The surviving session of a logout-all is tombstoned too: it only costs a
@@ -479,9 +479,8 @@ async fn poll(router: Weak<ReplicaRouter>, primary: PgPool, every: Duration) {
         // The primary first: a replica polled after it and at this position has
         // everything the primary had at this instant.
         let now = Instant::now();
-        match lsn_of(&primary, "SELECT pg_current_wal_lsn()::text").await {
-            Ok(Some(lsn)) => router.sample_primary(lsn, now),
-            Ok(None) | Err(_) => {}
+        if let Ok(Some(lsn)) = lsn_of(&primary, "SELECT pg_current_wal_lsn()::text").await {
+            router.sample_primary(lsn, now);
         }
         let mut floor = u64::MAX;
         for replica in &router.replicas {

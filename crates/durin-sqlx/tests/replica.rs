@@ -163,7 +163,7 @@ async fn lookups_read_the_replica() {
         .login(&user(), &web.name, LoginOptions::default())
         .await
         .unwrap();
-    let digest = login.session.digest.clone();
+    let digest = login.session.digest;
     let replica = replica_pool(&replica_url(), &schema).await;
     eventually("the replica has the session", async || {
         on_replica(&replica, login.session.id.as_str()).await == Some(true)
@@ -237,6 +237,9 @@ async fn with_the_primary_closed_the_replica_still_answers() {
         store.reads_replicas()
     })
     .await;
+    // The client's creation tombstoned its sessions up to its WAL position: a few polls
+    // of the replica's replay position (every 100 ms) drop it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     // The primary's pool closed: only the replica can answer.
     store.pool().close().await;
     let found = store.get(&login.session.digest).await.unwrap();
