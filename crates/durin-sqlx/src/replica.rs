@@ -25,7 +25,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use durin_core::{Invalidation, Session, StoreError, TokenDigest};
@@ -241,8 +241,9 @@ pub struct ReplicaRouter {
     /// Samples of the primary's WAL position, oldest first, covering `max_lag`.
     primary: Mutex<VecDeque<(Instant, u64)>>,
     pub(crate) listen: Option<PgConnectOptions>,
-    reads_replica: metrics::Counter,
-    reads_primary: metrics::Counter,
+    /// `durin_store_reads_total{target="replica"}` and `{target="primary"}`, registered
+    /// on the first lookup: a server installs its recorder after it opened the store.
+    reads: OnceLock<(metrics::Counter, metrics::Counter)>,
 }
 
 impl std::fmt::Debug for ReplicaRouter {
@@ -327,8 +328,7 @@ impl ReplicaRouter {
             tombstones: Mutex::new(Tombstones::default()),
             primary: Mutex::new(VecDeque::new()),
             listen,
-            reads_replica: metrics::counter!("durin_store_reads_total", "target" => "replica"),
-            reads_primary: metrics::counter!("durin_store_reads_total", "target" => "primary"),
+            reads: OnceLock::new(),
         });
         if !router.replicas.is_empty() {
             tokio::spawn(poll(
@@ -338,6 +338,15 @@ impl ReplicaRouter {
             ));
         }
         Ok(router)
+    }
+
+    fn reads(&self) -> &(metrics::Counter, metrics::Counter) {
+        self.reads.get_or_init(|| {
+            (
+                metrics::counter!("durin_store_reads_total", "target" => "replica"),
+                metrics::counter!("durin_store_reads_total", "target" => "primary"),
+            )
+        })
     }
 
     /// A replica to read from: healthy, not behind a tombstone for everything, and only
@@ -376,7 +385,7 @@ impl ReplicaRouter {
                         .expect("tombstones")
                         .hides(&session, replay)
                     {
-                        self.reads_replica.increment(1);
+                        self.reads().0.increment(1);
                         return Ok((Some(session), Target::Replica(i)));
                     }
                 }
@@ -388,7 +397,7 @@ impl ReplicaRouter {
                 }
             }
         }
-        self.reads_primary.increment(1);
+        self.reads().1.increment(1);
         let session = crate::tokens::fetch_session(primary, digest).await?;
         Ok((session, Target::Primary))
     }
