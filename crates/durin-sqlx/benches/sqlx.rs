@@ -425,6 +425,11 @@ fn replica_ratios() {
 }
 
 fn main() {
+    // `DURIN_BENCH_ONLY=replica`: the replica comparison alone.
+    if std::env::var("DURIN_BENCH_ONLY").as_deref() == Ok("replica") {
+        replica_ratios();
+        return;
+    }
     group();
     Criterion::default().configure_from_args().final_summary();
     ratios();

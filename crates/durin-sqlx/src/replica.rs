@@ -548,6 +548,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tombstones_hide_what_they_name_until_replayed() {
+        use durin_core::testing::{client, now, session, user};
+        let (u, c) = (user(), client());
+        let s = session(&u, &c, now());
+        let other = session(&user(), &client(), now());
+        let mut t = Tombstones::default();
+        assert!(!t.hides(&s, 0));
+        t.add(&Invalidation::Digests(vec![s.digest]), 100);
+        assert!(t.hides(&s, 99) && !t.hides(&s, 100) && !t.hides(&other, 0));
+        t.add(
+            &Invalidation::User {
+                user: u.clone(),
+                except: None,
+            },
+            200,
+        );
+        t.add(&Invalidation::Client(c.clone()), 300);
+        assert!(t.hides(&s, 250) && !t.hides(&s, 300) && !t.hides(&other, 250));
+        t.fold(300);
+        assert_eq!(t.len(), 0);
+        t.add(&Invalidation::All, 400);
+        assert!(t.hides(&other, 399) && !t.hides(&other, 400));
+        // Past the cap, everything folds into one for everything at the highest.
+        let mut t = Tombstones::default();
+        for i in 0..=MAX_TOMBSTONES as u64 {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&i.to_be_bytes());
+            t.add(
+                &Invalidation::Digests(vec![TokenDigest::from_bytes(bytes)]),
+                i,
+            );
+        }
+        assert_eq!(t.len(), 0);
+        assert_eq!(t.all, MAX_TOMBSTONES as u64);
+    }
+
+    #[test]
     fn lsns_parse() {
         assert_eq!(parse_lsn("0/0"), Some(0));
         assert_eq!(parse_lsn("0/126F0A18"), Some(0x126F_0A18));
