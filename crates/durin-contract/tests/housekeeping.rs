@@ -13,15 +13,13 @@ macro_rules! sql_counts {
     ($pool:expr) => {{
         let pool = $pool;
         let mut counts = [0u64; 2];
-        for (i, table) in ["durin_login_attempts", "durin_throttle"]
-            .iter()
-            .enumerate()
-        {
-            let (n,): (i64,) =
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                    .fetch_one(&pool)
-                    .await
-                    .expect("count rows");
+        for (i, table) in ["durin_login_attempts", "durin_throttle"].iter().enumerate() {
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM {table}"
+            )))
+            .fetch_one(&pool)
+            .await
+            .expect("count rows");
             counts[i] = u64::try_from(n).expect("a count");
         }
         pool.close().await;
