@@ -111,6 +111,53 @@ ensure_redis_cluster() {
   cluster_ok || { log "the Redis Cluster on ${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]} is not healthy"; exit 1; }
 }
 
+# Two streaming replicas of the local PostgreSQL, for durin-sqlx's read-replica tests
+# (DATABASE_REPLICA_URL, DATABASE_DELAYED_REPLICA_URL): 127.0.0.1:5433 replays at once,
+# 127.0.0.1:5434 applies each commit 2 s late (recovery_min_apply_delay), so a revocation
+# is visible on it seconds after the primary. Each is a pg_basebackup (-R writes
+# standby.signal and primary_conninfo) in /tmp/durin-replica-<port>, run by the postgres
+# OS user with the cluster's own binaries. The primary needs a `replication` line in
+# pg_hba.conf for 127.0.0.1 (trust, like the machine's other loopback lines) and
+# wal_level=replica (PostgreSQL's default). Skipped when the replica already answers.
+# A throwaway copy: fsync=off (no data-directory sync at start, which takes minutes on
+# a database holding many test schemas).
+REPLICA_PORTS=(5433 5434)
+REPLICA_DELAYS=(0 2s)
+
+ensure_pg_replicas() {
+  local version bin hba
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  bin=/usr/lib/postgresql/$version/bin
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  if ! grep -Eq '^host[[:space:]]+replication[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba"; then
+    log "allowing replication connections from 127.0.0.1 in $hba"
+    echo 'host replication all 127.0.0.1/32 trust' >>"$hba"
+    su postgres -c "psql -tAq -d postgres -c 'select pg_reload_conf()'" >/dev/null
+  fi
+  local i port delay dir
+  for i in "${!REPLICA_PORTS[@]}"; do
+    port=${REPLICA_PORTS[$i]}
+    delay=${REPLICA_DELAYS[$i]}
+    dir=/tmp/durin-replica-$port
+    if pg_isready -h "$PGHOST_ADDR" -p "$port" -q 2>/dev/null; then
+      continue
+    fi
+    if [ ! -f "$dir/standby.signal" ]; then
+      log "creating a streaming replica in $dir"
+      rm -rf "$dir"
+      install -d -o postgres -g postgres -m 700 "$dir"
+      su postgres -c "$bin/pg_basebackup -h $PGHOST_ADDR -p $PGPORT_NUM -U postgres -D $dir -R -X stream -c fast --no-sync"
+      # Debian keeps the primary's configuration in /etc: the copy gets its own.
+      su postgres -c "touch $dir/postgresql.conf $dir/pg_ident.conf && printf '%s\\n' 'local all all trust' 'host all all 127.0.0.1/32 trust' >$dir/pg_hba.conf"
+    fi
+    log "starting the replica on $PGHOST_ADDR:$port (apply delay $delay)"
+    su postgres -c "$bin/pg_ctl -D $dir -l $dir/log -w -t 120 start -o \"-c port=$port -c listen_addresses=$PGHOST_ADDR -c unix_socket_directories=$dir -c hot_standby=on -c recovery_min_apply_delay=$delay -c hot_standby_feedback=on -c fsync=off\"" >/dev/null
+    for _ in $(seq 1 30); do pg_isready -h "$PGHOST_ADDR" -p "$port" -q 2>/dev/null && break; sleep 0.5; done
+    pg_isready -h "$PGHOST_ADDR" -p "$port" -q 2>/dev/null \
+      || { log "the replica on $PGHOST_ADDR:$port did not start (see $dir/log)"; exit 1; }
+  done
+}
+
 # Headless Chromium and its WebDriver for the sessions page's browser test
 # (crates/durin-contract/tests/browser.rs), which fails without them.
 ensure_chromium() {
@@ -130,8 +177,9 @@ ensure_nginx() {
 }
 
 ensure_postgres
+ensure_pg_replicas
 ensure_redis
 ensure_redis_cluster
 ensure_chromium
 ensure_nginx
-log "PostgreSQL, Redis and the Redis Cluster are up (database $TEST_DB); chromium, chromedriver and nginx are installed"
+log "PostgreSQL (replicas on 5433 and 5434), Redis and the Redis Cluster are up (database $TEST_DB); chromium, chromedriver and nginx are installed"

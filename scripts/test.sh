@@ -9,6 +9,9 @@ bash scripts/services.sh
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/durin_test}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+# The streaming replicas scripts/services.sh starts: at once, and 2 s behind.
+export DATABASE_REPLICA_URL=${DATABASE_REPLICA_URL:-postgres://postgres@127.0.0.1:5433/durin_test}
+export DATABASE_DELAYED_REPLICA_URL=${DATABASE_DELAYED_REPLICA_URL:-postgres://postgres@127.0.0.1:5434/durin_test}
 # The Redis Cluster scripts/services.sh starts (3 masters, 3 replicas).
 export REDIS_CLUSTER_URL=${REDIS_CLUSTER_URL:-redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003}
 # The black-box contract suite (crates/durin-contract) drives every example server on

@@ -173,6 +173,36 @@ pub fn open_lazy(
     }
 }
 
+/// [`open_lazy`] for PostgreSQL with read replicas and a listen URL
+/// ([`durin_sqlx::ReplicaOptions`]): the primary's connections open on first use, while
+/// each replica is connected and checked now (a malformed or unreachable read URL, or one
+/// that is not a replica, is an error naming it, password redacted).
+///
+/// # Errors
+/// As [`open_lazy`]; [`StoreError::Backend`] when `replicas` is not empty and `url` is
+/// not PostgreSQL; the replicas' errors.
+#[cfg(feature = "postgres")]
+pub async fn open_lazy_with_replicas(
+    url: &str,
+    pool: &durin_sqlx::PoolConfig,
+    replicas: &durin_sqlx::ReplicaOptions,
+) -> Result<Arc<dyn Backend>, ConnectError> {
+    if replicas.read_urls.is_empty() && replicas.listen_url.is_none() {
+        return open_lazy(url, pool);
+    }
+    match kind_of(url)? {
+        Kind::Postgres => Ok(Arc::new(
+            PostgresStore::connect_lazy(url, pool)?
+                .with_replicas(pool, replicas)
+                .await?,
+        )),
+        _ => Err(ConnectError::Store(StoreError::backend(format!(
+            "read replicas and a listen URL need a postgres:// database URL, not {}",
+            redact(url)
+        )))),
+    }
+}
+
 /// Which kind of backend `url` names, before any feature is considered.
 ///
 /// # Errors

@@ -415,6 +415,31 @@ impl Cluster {
         let scratch = std::env::temp_dir().join(format!("durin-cluster-{}", random_suffix()));
         std::fs::create_dir_all(&scratch).expect("scratch dir");
         let database_url = database_url(backend, &scratch).await;
+        Self::start_on(scratch, database_url, backend, count, extra).await
+    }
+
+    /// [`Cluster::start`] on PostgreSQL, each node also reading the streaming replica at
+    /// `replica` (a `postgres://` URL of the test database on the replica; the cluster's
+    /// schema is added) through `--read-database-url`.
+    pub async fn start_with_replica(count: usize, extra: &[&str], replica: &str) -> Cluster {
+        let scratch = std::env::temp_dir().join(format!("durin-cluster-{}", random_suffix()));
+        std::fs::create_dir_all(&scratch).expect("scratch dir");
+        let database_url = database_url("postgres", &scratch).await;
+        let options = database_url.split_once('?').map_or("", |(_, q)| q);
+        let sep = if replica.contains('?') { '&' } else { '?' };
+        let mut flags: Vec<String> = extra.iter().map(|f| f.to_string()).collect();
+        flags.push(format!("--read-database-url={replica}{sep}{options}"));
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        Self::start_on(scratch, database_url, "postgres", count, &flags).await
+    }
+
+    async fn start_on(
+        scratch: PathBuf,
+        database_url: String,
+        backend: &str,
+        count: usize,
+        extra: &[&str],
+    ) -> Cluster {
         let key_file = scratch.join("durin.key");
         let mut flags = standard_flags();
         flags.extend(extra.iter().map(|f| f.to_string()));

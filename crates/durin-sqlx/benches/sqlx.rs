@@ -334,8 +334,104 @@ criterion_group! {
     targets = benches
 }
 
+/// Uncached `authenticate` on the 10k-session schema with lookups on the primary alone
+/// against lookups on the streaming replica of `DATABASE_REPLICA_URL` (skipped when it
+/// is not set), interleaved in one run.
+fn replica_ratios() {
+    let Ok(replica) = std::env::var("DATABASE_REPLICA_URL") else {
+        println!("\n(DATABASE_REPLICA_URL not set: no replica comparison)");
+        return;
+    };
+    let rt = runtime();
+    let n = SIZES[0];
+    let schema = format!("durin_bench_{n}");
+    let in_schema = |url: &str| {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-c%20search_path%3D{schema}")
+    };
+    let (primary, via_replica, token, subscriber) = rt.block_on(async {
+        let (store, _) = postgres(n).await;
+        let key = DigestKey::generate("bench-replica");
+        let primary = Durin::builder(store.clone(), store, key.clone()).build();
+        let client = ClientName::new("bench").unwrap();
+        primary
+            .upsert_client(
+                &Client::new(client.clone())
+                    .with_max_tokens_per_user(std::num::NonZeroU32::new(1000).unwrap()),
+            )
+            .await
+            .unwrap();
+        let login = primary
+            .login(
+                &UserId::new("bench-replica").unwrap(),
+                &client,
+                LoginOptions::default(),
+            )
+            .await
+            .unwrap();
+        let routed = Arc::new(
+            PostgresStore::connect_with_replicas(
+                &in_schema(&database_url()),
+                &durin_sqlx::PoolConfig::default(),
+                &durin_sqlx::ReplicaOptions::new().with_read_url(in_schema(&replica)),
+            )
+            .await
+            .expect("store with a replica"),
+        );
+        // Replica reads need a live subscription of the channel.
+        let bus = durin_core::InvalidationBus::new(Arc::new(routed.channel()));
+        let subscriber = bus.spawn_subscriber();
+        let start = Instant::now();
+        while !routed.reads_replicas() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the replica never became usable"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The login's tombstones drop within a few polls.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let via_replica = Durin::builder(routed.clone(), routed, key).build();
+        (primary, via_replica, login.token, subscriber)
+    });
+    println!("\nuncached authenticate, primary alone vs reads on the replica (ops/s):");
+    println!(
+        "  {:<18} {:>9} {:>10} {:>10} {:>8}",
+        "case", "in flight", "primary", "replica", "ratio"
+    );
+    for in_flight in [1, 16] {
+        let (mut on_primary, mut on_replica) = (0.0, 0.0);
+        for _ in 0..3 {
+            for (durin, total) in [(&primary, &mut on_primary), (&via_replica, &mut on_replica)] {
+                let (durin, token) = (durin.clone(), token.clone());
+                *total += throughput(&rt, in_flight, Duration::from_millis(700), move || {
+                    let (durin, token) = (durin.clone(), token.clone());
+                    async move {
+                        black_box(durin.authenticate(&token, Transport::Header).await.unwrap());
+                    }
+                });
+            }
+        }
+        println!(
+            "  {:<18} {:>9} {:>10.0} {:>10.0} {:>7.2}x",
+            format!("postgres/{n}"),
+            in_flight,
+            on_primary / 3.0,
+            on_replica / 3.0,
+            on_replica / on_primary
+        );
+    }
+    rt.block_on(subscriber.shutdown());
+}
+
 fn main() {
+    // `DURIN_BENCH_ONLY=replica`: the replica comparison alone.
+    if std::env::var("DURIN_BENCH_ONLY").as_deref() == Ok("replica") {
+        replica_ratios();
+        return;
+    }
     group();
     Criterion::default().configure_from_args().final_summary();
     ratios();
+    replica_ratios();
 }

@@ -13,8 +13,9 @@
 //! supertraits of [`Dialect`]: the impl blocks need no `where` clause.
 
 use std::future::Future;
+use std::sync::Arc;
 
-use durin_core::{AttemptKey, InvalidationChannel, StoreError, UserId};
+use durin_core::{AttemptKey, InvalidationChannel, Session, StoreError, TokenDigest, UserId};
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::pool::PoolOptions;
 use sqlx::query::Query;
@@ -74,6 +75,18 @@ pub trait Dialect:
     /// The invalidation channel the store hands out.
     type Channel: InvalidationChannel + Clone;
 
+    /// What the store routes its lookups by besides its pool (PostgreSQL: the read
+    /// replicas, `replica.rs`; SQLite: nothing).
+    #[doc(hidden)]
+    type Routing: Clone + Default + Send + Sync + 'static;
+
+    /// `TokenStore::get`: the session of `digest`.
+    #[doc(hidden)]
+    fn get_session(
+        store: &crate::SqlStore<Self>,
+        digest: &TokenDigest,
+    ) -> impl Future<Output = Result<Option<Arc<Session>>, StoreError>> + Send;
+
     /// The embedded migrations, recorded in [`MIGRATIONS_TABLE`](crate::MIGRATIONS_TABLE).
     #[doc(hidden)]
     fn migrator() -> Migrator;
@@ -87,7 +100,7 @@ pub trait Dialect:
 
     /// The channel of every node on `pool`'s database.
     #[doc(hidden)]
-    fn channel(pool: Pool<Self>) -> Self::Channel;
+    fn channel(pool: Pool<Self>, routing: &Self::Routing) -> Self::Channel;
 
     /// What housekeeping prunes of the channel (rows of a log table); `0` for none.
     #[doc(hidden)]

@@ -33,6 +33,15 @@ pub enum Error {
         /// The highest sequence number pruned.
         pruned_through: i64,
     },
+    /// A read-replica or listen URL that cannot serve: malformed, unreachable, or not a
+    /// replica (`pg_is_in_recovery()` is false). The URL's password is redacted.
+    #[error("read replica {url}: {reason}")]
+    ReadUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Maps a sqlx error onto durin's store error.

@@ -17,6 +17,8 @@ mod leases;
 mod pg_channel;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod replica;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod rows;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -42,6 +44,8 @@ pub use error::Error;
 pub use pg_channel::PgChannel;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+#[cfg(feature = "postgres")]
+pub use replica::ReplicaOptions;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 #[cfg(feature = "sqlite")]

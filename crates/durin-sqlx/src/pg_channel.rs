@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use durin_core::{InvalidationChannel, StoreError, Subscription};
+use sqlx::Row as _;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::OnceCell;
 
 use crate::Error;
+use crate::replica::{ReplicaRouter, parse_lsn};
 
 /// `NOTIFY` refuses payloads of 8000 bytes or more (PostgreSQL's
 /// `NOTIFY_PAYLOAD_MAX_LENGTH`, for the default 8 kB block size).
@@ -41,6 +43,20 @@ const PREFIX: &str = "durin_inv_";
 /// 63 bytes gets a hash suffix), so deployments in two schemas of one database never hear
 /// each other. It is resolved once, on first use. [`PgChannel::with_name`] sets it.
 ///
+/// **WAL positions.** `publish` appends the primary's WAL position after the caller's
+/// commit (`pg_current_wal_lsn()`, in the same statement as the `NOTIFY`) to a JSON
+/// object payload as a last member, `"lsn":"X/Y"`, and subscriptions strip it again, so
+/// payloads reach the bus unchanged (a reader that does not strip it, an older node,
+/// ignores the unknown member). A store with read replicas records the position as a
+/// tombstone before the bus sees the payload (see
+/// [`ReplicaOptions`](crate::ReplicaOptions)); a payload without one is stamped with the
+/// primary's position on arrival.
+///
+/// **Poolers.** `LISTEN` needs a session of its own: behind a transaction-mode pooler
+/// (PgBouncer `pool_mode=transaction`) it silently receives nothing, and the caches
+/// would never hear of another node's revocation. Give the listener a direct URL
+/// ([`ReplicaOptions::with_listen_url`](crate::ReplicaOptions::with_listen_url)).
+///
 /// ```no_run
 /// # async fn demo(store: durin_sqlx::PostgresStore) {
 /// use std::sync::Arc;
@@ -53,6 +69,7 @@ pub struct PgChannel {
     pool: PgPool,
     name: Arc<OnceCell<String>>,
     heartbeat: Duration,
+    router: Option<Arc<ReplicaRouter>>,
 }
 
 impl std::fmt::Debug for PgChannel {
@@ -72,7 +89,18 @@ impl PgChannel {
             pool,
             name: Arc::new(OnceCell::new()),
             heartbeat: Duration::from_secs(5),
+            router: None,
         }
+    }
+
+    /// The channel of a store with replicas or a listen URL of its own.
+    pub(crate) fn routed(mut self, router: Option<Arc<ReplicaRouter>>) -> Self {
+        self.router = router;
+        self
+    }
+
+    fn replicas(&self) -> Option<&Arc<ReplicaRouter>> {
+        self.router.as_ref().filter(|r| r.has_replicas())
     }
 
     /// Uses `name` as the channel name instead of the one derived from the schema (every
@@ -159,12 +187,29 @@ impl InvalidationChannel for PgChannel {
             }));
         }
         let name = self.name().await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(name)
-            .bind(payload)
-            .execute(&self.pool)
-            .await
-            .map_err(crate::error::map)?;
+        let stamp = payload.len() + STAMP_MAX < NOTIFY_LIMIT
+            && payload.starts_with("{\"")
+            && payload.ends_with('}');
+        // One statement: the position is read after the caller's commit, so a replica
+        // that replayed past it has the change.
+        // `pg_notify` is an output column: it runs exactly once, for the one row.
+        let row = sqlx::query(
+            "SELECT w.lsn, pg_notify($1, CASE WHEN $3 \
+             THEN left($2, -1) || ',\"lsn\":\"' || w.lsn || '\"}' ELSE $2 END) \
+             FROM (SELECT pg_current_wal_lsn()::text AS lsn) w",
+        )
+        .bind(name)
+        .bind(payload)
+        .bind(stamp)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(crate::error::map)?;
+        let lsn: Option<String> = row.try_get(0).map_err(crate::error::map)?;
+        // This node's own lookups: the tombstone is in place before the call returns.
+        if let Some(router) = self.replicas() {
+            let lsn = lsn.as_deref().and_then(parse_lsn).unwrap_or(u64::MAX);
+            router.tombstone(payload, lsn);
+        }
         Ok(())
     }
 
@@ -178,7 +223,10 @@ impl InvalidationChannel for PgChannel {
             .acquire_timeout(self.pool.options().get_acquire_timeout())
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_lazy_with((*self.pool.connect_options()).clone());
+            .connect_lazy_with(match self.router.as_ref().and_then(|r| r.listen.clone()) {
+                Some(listen) => listen,
+                None => (*self.pool.connect_options()).clone(),
+            });
         let mut listener = PgListener::connect_with(&pool)
             .await
             .map_err(crate::error::map)?;
@@ -187,12 +235,44 @@ impl InvalidationChannel for PgChannel {
         listener.eager_reconnect(false);
         listener.ignore_pool_close_event(true);
         listener.listen(name).await.map_err(crate::error::map)?;
+        let router = self.replicas().cloned();
+        if let Some(router) = &router {
+            // What was published before this subscription went live may never reach
+            // it: nothing up to the primary's position now is read from a replica.
+            let lsn = current_lsn(&mut listener).await?;
+            router.subscribed(lsn);
+        }
         Ok(Box::new(PgSubscription {
             listener,
             heartbeat: self.heartbeat,
             lost: false,
+            router,
         }))
     }
+}
+
+/// The longest stamp `publish` appends: `,"lsn":"` + two 8-digit hex halves + `"`.
+const STAMP_MAX: usize = 32;
+
+/// `payload` without the stamp `publish` appended, and the position it carried.
+fn unstamp(payload: &str) -> (String, Option<u64>) {
+    if let Some(head) = payload.strip_suffix("\"}")
+        && let Some(at) = head.rfind(",\"lsn\":\"")
+        && let Some(lsn) = parse_lsn(&head[at + 8..])
+    {
+        // The `}` before the stamp's comma closes the object again.
+        return (format!("{}}}", &payload[..at]), Some(lsn));
+    }
+    (payload.to_owned(), None)
+}
+
+/// The primary's WAL position, asked on the listener's own connection.
+async fn current_lsn(listener: &mut PgListener) -> Result<u64, StoreError> {
+    let (lsn,): (Option<String>,) = sqlx::query_as("SELECT pg_current_wal_lsn()::text")
+        .fetch_one(listener)
+        .await
+        .map_err(crate::error::map)?;
+    Ok(lsn.as_deref().and_then(parse_lsn).unwrap_or(u64::MAX))
 }
 
 struct PgSubscription {
@@ -201,12 +281,47 @@ struct PgSubscription {
     /// Set once a loss was reported: the listener must not be used again, since it would
     /// reconnect silently.
     lost: bool,
+    /// The store's replica router, told of every payload and of the loss.
+    router: Option<Arc<ReplicaRouter>>,
 }
 
 impl PgSubscription {
     fn lose(&mut self, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+        if !self.lost
+            && let Some(router) = &self.router
+        {
+            router.unsubscribed();
+        }
         self.lost = true;
         StoreError::unavailable(error)
+    }
+
+    /// Hands `raw` to the bus unstamped, after recording its tombstone.
+    async fn deliver(&mut self, raw: &str) -> Result<String, StoreError> {
+        let (payload, lsn) = unstamp(raw);
+        if let Some(router) = self.router.clone() {
+            let lsn = match lsn {
+                Some(lsn) => lsn,
+                // An unstamped payload (an older node): the primary's position now is
+                // past the publisher's commit.
+                None => match current_lsn(&mut self.listener).await {
+                    Ok(lsn) => lsn,
+                    Err(error) => return Err(self.lose(error)),
+                },
+            };
+            router.tombstone(&payload, lsn);
+        }
+        Ok(payload)
+    }
+}
+
+impl Drop for PgSubscription {
+    fn drop(&mut self) {
+        if !self.lost
+            && let Some(router) = &self.router
+        {
+            router.unsubscribed();
+        }
     }
 }
 
@@ -220,7 +335,7 @@ impl Subscription for PgSubscription {
             // `try_recv` only awaits sqlx's cancel-safe message read, so a timeout may
             // interrupt it without losing a notification.
             match tokio::time::timeout(self.heartbeat, self.listener.try_recv()).await {
-                Ok(Ok(Some(notification))) => return Ok(notification.payload().to_owned()),
+                Ok(Ok(Some(notification))) => return self.deliver(notification.payload()).await,
                 Ok(Ok(None)) => return Err(self.lose("the LISTEN connection was lost")),
                 Ok(Err(error)) => return Err(self.lose(error)),
                 Err(_quiet) => {
@@ -241,6 +356,17 @@ impl Subscription for PgSubscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_come_off() {
+        let payload = r#"{"v":1,"kind":"all"}"#;
+        let stamped = r#"{"v":1,"kind":"all","lsn":"0/1A2B"}"#;
+        assert_eq!(unstamp(stamped), (payload.to_owned(), Some(0x1A2B)));
+        assert_eq!(unstamp(payload), (payload.to_owned(), None));
+        assert_eq!(unstamp("plain"), ("plain".to_owned(), None));
+        let odd = r#"{"lsn":"x"}"#;
+        assert_eq!(unstamp(odd), (odd.to_owned(), None));
+    }
 
     #[test]
     fn a_plain_schema_names_the_channel() {

@@ -2,14 +2,16 @@
 //! [`sqlx::Postgres`] supplies.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
-use durin_core::{AttemptKey, StoreError, UserId};
+use durin_core::{AttemptKey, Session, StoreError, TokenDigest, UserId};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::dialect::{Dialect, Sealed};
-use crate::{MIGRATIONS_TABLE, PgChannel, PoolConfig, SqlStore};
+use crate::replica::ReplicaRouter;
+use crate::{MIGRATIONS_TABLE, PgChannel, PoolConfig, ReplicaOptions, SqlStore};
 
 /// Sessions and clients in PostgreSQL, and what several nodes share through it: the
 /// invalidation channel ([`SqlStore::channel`], a [`PgChannel`]), the throttle and the
@@ -62,6 +64,20 @@ impl Dialect for Postgres {
         concat!("DELETE FROM durin_throttle WHERE tat < ", now_micros!());
 
     type Channel = PgChannel;
+    type Routing = Option<Arc<ReplicaRouter>>;
+
+    async fn get_session(
+        store: &SqlStore<Self>,
+        digest: &TokenDigest,
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        match &store.routing {
+            Some(router) if router.has_replicas() => router
+                .get(&store.pool, digest)
+                .await
+                .map(|(session, _)| session),
+            _ => crate::tokens::fetch_session(&store.pool, digest).await,
+        }
+    }
 
     fn migrator() -> Migrator {
         migrator()
@@ -88,8 +104,8 @@ impl Dialect for Postgres {
         Ok((options, pool))
     }
 
-    fn channel(pool: PgPool) -> PgChannel {
-        PgChannel::new(pool)
+    fn channel(pool: PgPool, routing: &Self::Routing) -> PgChannel {
+        PgChannel::new(pool).routed(routing.clone())
     }
 
     /// `LISTEN`/`NOTIFY` keeps no rows.
@@ -141,5 +157,48 @@ impl Dialect for Postgres {
                 .await?;
         }
         Ok(tx)
+    }
+}
+
+impl SqlStore<Postgres> {
+    /// Connects to the primary at `url` and to the read replicas and listen URL of
+    /// `replicas` (see [`ReplicaOptions`]): token lookups are spread over the replicas
+    /// that are healthy and close enough, everything else stays on the primary.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the primary or a replica cannot be reached;
+    /// [`StoreError::Backend`] for a malformed URL or a read URL that is not a replica
+    /// (`pg_is_in_recovery()` false). The error names the URL, password redacted.
+    pub async fn connect_with_replicas(
+        url: &str,
+        config: &PoolConfig,
+        replicas: &ReplicaOptions,
+    ) -> Result<Self, StoreError> {
+        Self::connect_with(url, config)
+            .await?
+            .with_replicas(config, replicas)
+            .await
+    }
+
+    /// This store (eager or lazy) with the read replicas and listen URL of `replicas`.
+    /// The replicas are connected now, whatever the primary's state: a bad read URL is
+    /// refused at startup.
+    ///
+    /// # Errors
+    /// As [`SqlStore::connect_with_replicas`], for the replicas and the listen URL.
+    pub async fn with_replicas(
+        mut self,
+        config: &PoolConfig,
+        replicas: &ReplicaOptions,
+    ) -> Result<Self, StoreError> {
+        self.routing = Some(ReplicaRouter::connect(&self.pool, config, replicas).await?);
+        Ok(self)
+    }
+
+    /// Whether a lookup now may be answered by a replica: one is healthy and close
+    /// enough, a subscription of this store's channel is live and no tombstone for
+    /// everything is pending. For tests and diagnostics.
+    pub fn reads_replicas(&self) -> bool {
+        self.routing.as_ref().is_some_and(|r| r.usable())
     }
 }

@@ -60,6 +60,14 @@ impl Dialect for Sqlite {
         concat!("DELETE FROM durin_throttle WHERE tat < ", now_micros!());
 
     type Channel = SqliteChannel;
+    type Routing = ();
+
+    async fn get_session(
+        store: &crate::SqlStore<Self>,
+        digest: &durin_core::TokenDigest,
+    ) -> Result<Option<std::sync::Arc<durin_core::Session>>, StoreError> {
+        crate::tokens::fetch_session(&store.pool, digest).await
+    }
 
     fn migrator() -> Migrator {
         migrator()
@@ -100,7 +108,7 @@ impl Dialect for Sqlite {
         Ok((options, pool))
     }
 
-    fn channel(pool: SqlitePool) -> SqliteChannel {
+    fn channel(pool: SqlitePool, _routing: &()) -> SqliteChannel {
         SqliteChannel::new(pool)
     }
 

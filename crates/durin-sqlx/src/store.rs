@@ -17,12 +17,15 @@ use crate::error::map;
 /// [`PostgresStore`](crate::PostgresStore) and [`SqliteStore`](crate::SqliteStore).
 pub struct SqlStore<D: Dialect> {
     pub(crate) pool: Pool<D>,
+    /// PostgreSQL: the read replicas and the listen URL, when configured.
+    pub(crate) routing: D::Routing,
 }
 
 impl<D: Dialect> Clone for SqlStore<D> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            routing: self.routing.clone(),
         }
     }
 }
@@ -55,7 +58,7 @@ impl<D: Dialect> SqlStore<D> {
     pub async fn connect_with(url: &str, config: &PoolConfig) -> Result<Self, StoreError> {
         let (options, pool) = D::options(url, config)?;
         let pool = pool.connect_with(options).await.map_err(map)?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// A store whose connections open on first use: building it never fails on an
@@ -66,15 +69,16 @@ impl<D: Dialect> SqlStore<D> {
     /// [`StoreError::Backend`] for a malformed URL.
     pub fn connect_lazy(url: &str, config: &PoolConfig) -> Result<Self, StoreError> {
         let (options, pool) = D::options(url, config)?;
-        Ok(Self {
-            pool: pool.connect_lazy_with(options),
-        })
+        Ok(Self::from_pool(pool.connect_lazy_with(options)))
     }
 
     /// Wraps a pool the application already has. SQLite: for correct concurrency it
     /// should use WAL mode and a busy timeout, as [`SqlStore::connect`] sets up.
     pub fn from_pool(pool: Pool<D>) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            routing: D::Routing::default(),
+        }
     }
 
     /// The pool.
@@ -104,7 +108,7 @@ impl<D: Dialect> SqlStore<D> {
     /// polled log table, see [`SqliteChannel`](crate::SqliteChannel)); cheap, it shares
     /// the pool.
     pub fn channel(&self) -> D::Channel {
-        D::channel(self.pool.clone())
+        D::channel(self.pool.clone(), &self.routing)
     }
 
     /// The pool as an executor, one statement per connection checkout.

@@ -14,6 +14,25 @@ use crate::dialect::{Arg as _, Dialect, get};
 use crate::error::map;
 use crate::rows::{self, session_columns};
 
+/// The session of `digest` in `pool`'s database: one index probe.
+pub(crate) async fn fetch_session<D: Dialect>(
+    pool: &sqlx::Pool<D>,
+    digest: &TokenDigest,
+) -> Result<Option<Arc<Session>>, StoreError> {
+    sqlx::query(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM durin_sessions WHERE digest = $1"
+    ))
+    .arg_bytes(&digest.as_bytes()[..])
+    .fetch_optional(D::pool(pool))
+    .await
+    .map_err(map)?
+    .as_ref()
+    .map(|row| rows::session::<D>(row).map(Arc::new))
+    .transpose()
+}
+
 #[async_trait::async_trait]
 impl<D: Dialect> TokenStore for SqlStore<D> {
     async fn insert(
@@ -55,18 +74,8 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
     }
 
     async fn get(&self, digest: &TokenDigest) -> Result<Option<Arc<Session>>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM durin_sessions WHERE digest = $1"
-        ))
-        .arg_bytes(&digest.as_bytes()[..])
-        .fetch_optional(self.db())
-        .await
-        .map_err(map)?
-        .as_ref()
-        .map(|row| rows::session::<D>(row).map(Arc::new))
-        .transpose()
+        // PostgreSQL with read replicas: the router (`replica.rs`); else the pool.
+        D::get_session(self, digest).await
     }
 
     async fn get_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {

@@ -58,6 +58,18 @@ pub struct Args {
     /// `postgres://...` or `redis://...`.
     #[arg(long, env = "DURIN_DATABASE_URL", default_value = "sqlite://durin.db")]
     pub database_url: String,
+    /// A streaming replica of the PostgreSQL `--database-url` (repeatable): token lookups
+    /// are spread over the healthy ones, everything else stays on the primary. Checked at
+    /// startup (it must answer and be in recovery).
+    #[arg(long = "read-database-url", value_name = "URL")]
+    pub read_database_urls: Vec<String>,
+    /// Where the PostgreSQL invalidation channel `LISTEN`s, when `--database-url` goes
+    /// through a transaction-mode pooler (where `LISTEN` silently receives nothing).
+    #[arg(long, value_name = "URL")]
+    pub listen_database_url: Option<String>,
+    /// A read replica further behind the primary than this is skipped.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_positive_duration)]
+    pub max_replica_lag: Duration,
     /// A demo user, `NAME:PASSWORD` (repeatable). The password is kept as an argon2 hash.
     #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = UserParser)]
     pub users: Vec<(String, String)>,
@@ -234,6 +246,22 @@ impl std::fmt::Debug for Args {
         f.debug_struct("Args")
             .field("bind", &self.bind)
             .field("database_url", &durin_connect::redact(&self.database_url))
+            .field(
+                "read_database_urls",
+                &self
+                    .read_database_urls
+                    .iter()
+                    .map(|u| durin_connect::redact(u))
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "listen_database_url",
+                &self
+                    .listen_database_url
+                    .as_deref()
+                    .map(durin_connect::redact),
+            )
+            .field("max_replica_lag", &self.max_replica_lag)
             .field("users", &users)
             .field("clients", &self.clients)
             .field("api_access_client", &self.api_access_client)
@@ -494,8 +522,12 @@ impl Demo {
         let pool = durin_sqlx::PoolConfig::default()
             .with_acquire_timeout(Duration::from_secs(2))
             .with_statement_timeout(Some(Duration::from_secs(5)));
-        let backend = durin_connect::open_lazy(&args.database_url, &pool)
-            .with_context(|| "--database-url")?;
+        let mut replicas = durin_sqlx::ReplicaOptions::new().with_max_lag(args.max_replica_lag);
+        replicas.read_urls.clone_from(&args.read_database_urls);
+        replicas.listen_url.clone_from(&args.listen_database_url);
+        let backend = durin_connect::open_lazy_with_replicas(&args.database_url, &pool, &replicas)
+            .await
+            .with_context(|| "--database-url, --read-database-url, --listen-database-url")?;
         Self::start_with(args, backend).await
     }
 
