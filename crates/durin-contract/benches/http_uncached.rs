@@ -285,8 +285,8 @@ fn start(backend: &str) -> Served {
 }
 
 fn main() {
-    let backends =
-        std::env::var("DURIN_CONTRACT_BACKENDS").unwrap_or_else(|_| "postgres,sqlite".to_owned());
+    let backends = std::env::var("DURIN_CONTRACT_BACKENDS")
+        .unwrap_or_else(|_| "postgres,redis,sqlite".to_owned());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
