@@ -192,6 +192,16 @@ pub struct Server {
     logs: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
+/// Where a started server's stderr goes.
+enum Stderr<'a> {
+    /// The test's stderr, at `RUST_LOG=warn`.
+    Inherit,
+    /// Kept for [`Server::logs`], at this `RUST_LOG`.
+    Capture(&'a str),
+    /// A file, at this `RUST_LOG` (unset when `None`).
+    File(Option<&'a str>, &'a std::path::Path),
+}
+
 struct Scratch(PathBuf);
 
 impl Drop for Scratch {
@@ -214,7 +224,7 @@ impl Server {
         flags: &[String],
         database_url: Option<&str>,
     ) -> Server {
-        Server::spawn(package, backend, flags, database_url, None).await
+        Server::spawn(package, backend, flags, database_url, Stderr::Inherit).await
     }
 
     /// Starts `package`'s binary with `flags` on a fresh database of `backend`, at
@@ -226,7 +236,28 @@ impl Server {
         flags: &[String],
         rust_log: &str,
     ) -> Server {
-        Server::spawn(package, backend, flags, None, Some(rust_log)).await
+        Server::spawn(package, backend, flags, None, Stderr::Capture(rust_log)).await
+    }
+
+    /// Starts `package`'s binary with `flags` on a fresh database of `backend`, its
+    /// stderr (its logs) written to `log_file`, at `RUST_LOG=rust_log`, or with `RUST_LOG`
+    /// unset (the server's default, `info`: a line per request) when `None`. For the
+    /// benches that measure what logging costs.
+    pub async fn start_log_file(
+        package: &str,
+        backend: &str,
+        flags: &[String],
+        rust_log: Option<&str>,
+        log_file: &std::path::Path,
+    ) -> Server {
+        Server::spawn(
+            package,
+            backend,
+            flags,
+            None,
+            Stderr::File(rust_log, log_file),
+        )
+        .await
     }
 
     /// The stderr lines kept so far (empty unless started by [`Server::start_logging`]).
@@ -242,7 +273,7 @@ impl Server {
         backend: &str,
         flags: &[String],
         database_url: Option<&str>,
-        capture: Option<&str>,
+        stderr: Stderr<'_>,
     ) -> Server {
         let scratch = std::env::temp_dir().join(format!("durin-contract-{}", random_suffix()));
         std::fs::create_dir_all(&scratch).expect("scratch dir");
@@ -250,20 +281,28 @@ impl Server {
             Some(url) => url.to_owned(),
             None => self::database_url(backend, &scratch).await,
         };
-        let mut child = Command::new(binary(package))
+        let mut command = Command::new(binary(package));
+        command
             .current_dir(&scratch)
             .arg("--bind=127.0.0.1:0")
             .arg(format!("--database-url={url}"))
             .args(flags)
             .env_remove("DURIN_SECRET")
-            .env("RUST_LOG", capture.unwrap_or("warn"))
             .stdout(Stdio::piped())
-            .stderr(if capture.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::inherit()
-            })
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        match stderr {
+            Stderr::Inherit => command.env("RUST_LOG", "warn").stderr(Stdio::inherit()),
+            Stderr::Capture(rust_log) => command.env("RUST_LOG", rust_log).stderr(Stdio::piped()),
+            Stderr::File(rust_log, path) => {
+                match rust_log {
+                    Some(rust_log) => command.env("RUST_LOG", rust_log),
+                    None => command.env_remove("RUST_LOG"),
+                };
+                let file = std::fs::File::create(path).expect("create the log file");
+                command.stderr(Stdio::from(file))
+            }
+        };
+        let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("start {package}: {e}"));
         let logs = child.stderr.take().map(|stderr| {
@@ -620,6 +659,58 @@ pub mod load {
         total as f64 / start.elapsed().as_secs_f64()
     }
 
+    /// Requests per second of `GET url` from `in_flight` concurrent loops over `budget`,
+    /// each request with the next of `authorizations` (loop `i` starts `i / in_flight` of
+    /// the way through the list), so the server sees as many distinct credentials as the
+    /// list holds rather than one hot one. Panics on a non-2xx answer.
+    pub async fn throughput_each(
+        url: &str,
+        authorizations: &std::sync::Arc<[String]>,
+        in_flight: usize,
+        budget: Duration,
+    ) -> f64 {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(in_flight)
+            .build()
+            .expect("client");
+        let start = Instant::now();
+        let count = authorizations.len().max(1);
+        let tasks: Vec<_> = (0..in_flight)
+            .map(|i| {
+                let (http, url) = (http.clone(), url.to_owned());
+                let authorizations = authorizations.clone();
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    let mut next = i * count / in_flight.max(1);
+                    while start.elapsed() < budget {
+                        let mut request = http.get(&url);
+                        if let Some(value) = authorizations.get(next % count) {
+                            request = request.header("Authorization", value);
+                        }
+                        next += 1;
+                        let response = request.send().await.expect("request");
+                        let status = response.status();
+                        assert!(status.is_success(), "{url}: {status}");
+                        response.bytes().await.expect("body");
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.expect("load task");
+        }
+        total as f64 / start.elapsed().as_secs_f64()
+    }
+
+    /// The median of `values` (0 for none).
+    pub fn median(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(0.0)
+    }
+
     /// Interleaves `rounds` measurements of a baseline route and an authenticated one
     /// (to cancel drift) and returns the median requests per second of each: the load
     /// generator shares the machine with the server, and a median is not moved by one
@@ -660,11 +751,6 @@ pub mod load {
             auth.push(throughput(authenticated, Some(authorization), in_flight, budget).await);
         }
         (median(base), median(auth))
-    }
-
-    fn median(mut values: Vec<f64>) -> f64 {
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied().unwrap_or(0.0)
     }
 
     /// Like [`compare`] on one route: `url` with a foreign-scheme header of the same

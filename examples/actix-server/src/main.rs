@@ -15,6 +15,10 @@ async fn me(Auth(auth): Auth) -> HttpResponse {
     HttpResponse::Ok().json(server_common::me(&auth))
 }
 
+async fn me_anonymous() -> HttpResponse {
+    HttpResponse::Ok().json(server_common::me_anonymous())
+}
+
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
@@ -57,28 +61,23 @@ async fn metrics(demo: web::Data<Demo>) -> HttpResponse {
 
 /// Logs a finished request (server_common::log_request): the route template actix
 /// matched and, when the request authenticated, its session.
-async fn log_request(
+fn log_request(
     method: &actix_web::http::Method,
     response: &actix_web::dev::ServiceResponse,
     started: std::time::Instant,
 ) {
-    use actix_web::FromRequest as _;
+    use actix_web::HttpMessage as _;
     let request = response.request();
     let route = request.match_pattern();
-    // Only `/api` runs DurinMiddleware; elsewhere there is no session to report.
-    let session = match route.as_deref() {
-        Some(r) if r.starts_with("/api") => Auth::extract(request)
-            .await
-            .ok()
-            .map(|Auth(auth)| auth.session.id.as_str().to_owned()),
-        _ => None,
-    };
+    // Only `/api` runs DurinMiddleware; elsewhere there is no outcome, so no session.
+    let session =
+        server_common::logged_session(request.extensions().get::<server_common::AuthOutcome>());
     server_common::log_request(
         method.as_str(),
         route.as_deref(),
         response.status().as_u16(),
         started.elapsed(),
-        session.as_deref(),
+        session.as_ref().map(|s| s.id.as_str()),
     );
 }
 
@@ -116,7 +115,8 @@ fn body_deadline(
 async fn main() -> anyhow::Result<()> {
     use clap::Parser as _;
     let args = Args::parse();
-    server_common::init_tracing(args.log_format);
+    // Kept to the end of main: dropping it flushes the buffered log lines.
+    let _logs = server_common::init_tracing(args.log_format);
     let demo = web::Data::new(Demo::start(args).await?);
     let api = demo.api.clone();
     let bind = demo.args.bind;
@@ -132,6 +132,9 @@ async fn main() -> anyhow::Result<()> {
         for &(_, path) in server_common::DEMO_ROUTES {
             match path {
                 "/api/me" => scope = scope.route("/me", web::get().to(me)),
+                "/api/me-anonymous" => {
+                    scope = scope.route("/me-anonymous", web::get().to(me_anonymous))
+                }
                 "/api/throttled" => {
                     scope =
                         scope.service(web::resource("/throttled").wrap(Guard::throttle()).to(me))
@@ -195,7 +198,7 @@ async fn main() -> anyhow::Result<()> {
             let call = service.call(request);
             async move {
                 let response = call.await?;
-                log_request(&method, &response, started).await;
+                log_request(&method, &response, started);
                 Ok(response)
             }
         })

@@ -19,6 +19,10 @@ async fn me(Auth(auth): Auth) -> Json<serde_json::Value> {
     Json(server_common::me(&auth))
 }
 
+async fn me_anonymous() -> Json<serde_json::Value> {
+    Json(server_common::me_anonymous())
+}
+
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
@@ -79,11 +83,12 @@ async fn metrics(State(demo): State<Arc<Demo>>) -> axum::response::Response {
 }
 
 /// What the request log needs from inside the router: the matched route template and
-/// the session, carried out on the response.
+/// the session, carried out on the response. Both are shared, not copied: the template
+/// is the router's `Arc<str>`, the session the cache's `Arc`.
 #[derive(Clone)]
 struct RequestTag {
-    route: String,
-    session: Option<String>,
+    route: Option<MatchedPath>,
+    session: Option<Arc<durin_core::Session>>,
 }
 
 /// Inside the `/api` routing, inside `DurinLayer`: tags the response with the route
@@ -94,19 +99,9 @@ async fn tag_api(
     request: axum::extract::Request,
     next: Next,
 ) -> axum::response::Response {
-    use axum::extract::FromRequestParts as _;
-    let (mut parts, body) = request.into_parts();
-    let session = Auth::from_request_parts(&mut parts, &())
-        .await
-        .ok()
-        .map(|Auth(auth)| auth.session.id.as_str().to_owned());
-    tagged(
-        matched,
-        session,
-        axum::extract::Request::from_parts(parts, body),
-        next,
-    )
-    .await
+    let session =
+        server_common::logged_session(request.extensions().get::<server_common::AuthOutcome>());
+    tagged(matched, session, request, next).await
 }
 
 /// The routes outside `/api` (no token): the route template only.
@@ -119,12 +114,11 @@ async fn tag_route(
 }
 
 async fn tagged(
-    matched: Option<MatchedPath>,
-    session: Option<String>,
+    route: Option<MatchedPath>,
+    session: Option<Arc<durin_core::Session>>,
     request: axum::extract::Request,
     next: Next,
 ) -> axum::response::Response {
-    let route = matched.map_or_else(String::new, |m| m.as_str().to_owned());
     let mut response = next.run(request).await;
     response
         .extensions_mut()
@@ -140,10 +134,10 @@ async fn log_requests(request: axum::extract::Request, next: Next) -> axum::resp
     let tag = response.extensions().get::<RequestTag>();
     server_common::log_request(
         method.as_str(),
-        tag.map(|t| t.route.as_str()).filter(|r| !r.is_empty()),
+        tag.and_then(|t| t.route.as_ref()).map(MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed(),
-        tag.and_then(|t| t.session.as_deref()),
+        tag.and_then(|t| t.session.as_ref()).map(|s| s.id.as_str()),
     );
     response
 }
@@ -156,6 +150,7 @@ pub fn app(demo: &Arc<Demo>) -> Router {
     for &(_, path) in server_common::DEMO_ROUTES {
         match path {
             "/api/me" => routes = routes.route("/me", get(me)),
+            "/api/me-anonymous" => routes = routes.route("/me-anonymous", get(me_anonymous)),
             "/api/throttled" => {
                 routes = routes.route("/throttled", get(me).layer(Guard::throttle()))
             }

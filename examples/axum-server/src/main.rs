@@ -16,7 +16,8 @@ use server_common::{Args, Demo};
 async fn main() -> anyhow::Result<()> {
     use clap::Parser as _;
     let args = Args::parse();
-    server_common::init_tracing(args.log_format);
+    // Kept to the end of main: dropping it flushes the buffered log lines.
+    let _logs = server_common::init_tracing(args.log_format);
     let demo = Arc::new(Demo::start(args).await?);
     let listener = tokio::net::TcpListener::bind(demo.args.bind).await?;
     let addr = listener.local_addr()?;

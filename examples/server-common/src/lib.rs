@@ -17,6 +17,8 @@ use durin_core::{
     Backend, CacheConfig, Client, ClientName, Durin, DurinBuilder, Node, Rate, StoreError, UserId,
     parse_duration, parse_ttl,
 };
+/// What the durin layer leaves in a request's extensions (for [`logged_session`]).
+pub use durin_http::AuthOutcome;
 use durin_http::{Api, CredentialChecker, LoginGuardConfig};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -34,6 +36,7 @@ use passwords::{PasswordVerifier, StoredHash};
 /// `docs/http-api.md` checks the page lists exactly these.
 pub const DEMO_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/me"),
+    ("GET", "/api/me-anonymous"),
     ("GET", "/api/throttled"),
     ("GET", "/api/only-web"),
     ("GET", "/api/no-web"),
@@ -453,13 +456,55 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// How many log lines the background writer may hold before it drops new ones.
+pub const LOG_BUFFER_LINES: usize = 128_000;
+
+/// The lines the background log writer dropped (its buffer was full: stderr could not
+/// keep up), set by [`init_tracing`].
+static LOG_DROPS: std::sync::OnceLock<tracing_appender::non_blocking::ErrorCounter> =
+    std::sync::OnceLock::new();
+
+/// Keeps the background log writer of [`init_tracing`] alive: keep it for the whole
+/// process (dropping it flushes the lines still buffered and stops the writer).
+#[must_use = "the log writer stops when the guard is dropped"]
+pub struct LogGuard(Option<tracing_appender::non_blocking::WorkerGuard>);
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        let dropped = log_lines_dropped();
+        if dropped > 0 {
+            // Written directly: the writer is about to stop.
+            eprintln!("{dropped} log lines were dropped: stderr did not keep up");
+        }
+        drop(self.0.take());
+    }
+}
+
+/// How many log lines were dropped so far because stderr did not keep up (0 before
+/// [`init_tracing`]); `GET /metrics` shows it as `durin_log_lines_dropped`.
+pub fn log_lines_dropped() -> usize {
+    LOG_DROPS.get().map_or(0, |c| c.dropped_lines())
+}
+
 /// Logs to stderr at `RUST_LOG` (default `info`), as text or one JSON object per line.
-pub fn init_tracing(format: LogFormat) {
+///
+/// The lines go through a bounded queue to a background thread that writes them
+/// (`tracing-appender`'s non-blocking writer), so a request never waits on stderr. Under
+/// overload, when [`LOG_BUFFER_LINES`] lines are waiting, new lines are dropped rather
+/// than slowing requests down; [`log_lines_dropped`] counts them. Keep the returned guard
+/// for the life of the process: dropping it flushes what is buffered.
+pub fn init_tracing(format: LogFormat) -> LogGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_BUFFER_LINES)
+        .thread_name("durin-log")
+        .finish(std::io::stderr());
+    let _ = LOG_DROPS.set(writer.error_counter());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
@@ -468,6 +513,18 @@ pub fn init_tracing(format: LogFormat) {
             .with_current_span(false)
             .try_init(),
     };
+    LogGuard(Some(guard))
+}
+
+/// The session a request authenticated with, for its log line: read from the outcome the
+/// durin layer left (`None` for no layer, no credentials or a refused token), without
+/// building the refusal an extractor would, nor copying the session.
+pub fn logged_session(outcome: Option<&AuthOutcome>) -> Option<Arc<durin_core::Session>> {
+    outcome?
+        .caller()
+        .ok()
+        .flatten()
+        .map(|auth| Arc::clone(&auth.session))
 }
 
 /// The log target of the request lines ([`log_request`]), so `RUST_LOG` can pick them
@@ -617,7 +674,9 @@ impl Demo {
     /// The body of `GET /metrics` (Prometheus text format), or `None` when metrics are
     /// off (`--no-metrics`): the route is not mounted then.
     pub fn metrics(&self) -> Option<String> {
-        self.metrics.as_ref().map(PrometheusHandle::render)
+        let handle = self.metrics.as_ref()?;
+        metrics::gauge!("durin_log_lines_dropped").set(log_lines_dropped() as f64);
+        Some(handle.render())
     }
 
     /// Whether `GET /metrics` is served.
@@ -718,6 +777,17 @@ pub fn me(auth: &durin_core::Authenticated) -> serde_json::Value {
         "user": auth.user_id().as_str(),
         "client": auth.client.name.as_str(),
         "session": auth.session.id.as_str(),
+    })
+}
+
+/// The body of `GET /api/me-anonymous`: the shape of [`me`] without a caller (empty
+/// strings), built the same way, so a benchmark can compare an authenticated route with
+/// an unauthenticated one answering the same JSON on the same server.
+pub fn me_anonymous() -> serde_json::Value {
+    serde_json::json!({
+        "user": "",
+        "client": "",
+        "session": "",
     })
 }
 

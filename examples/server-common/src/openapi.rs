@@ -62,6 +62,18 @@ pub fn document(config: &HttpConfig) -> OpenApi {
                 "403",
                 openapi::forbidden(config, method, Some("the client `web`")),
             ),
+            "/api/me-anonymous" => operation(
+                "me_anonymous",
+                "The body of `/api/me` without a caller (empty strings): a benchmark baseline",
+            )
+            .tag("demo")
+            .response(
+                "200",
+                json_response(
+                    "`{\"user\": \"\", \"client\": \"\", \"session\": \"\"}`.",
+                    schema_ref("Me"),
+                ),
+            ),
             "/health" => operation("health", "Liveness: 200 while the process runs")
                 .tag("operations")
                 .response(
