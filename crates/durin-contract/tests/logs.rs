@@ -69,7 +69,12 @@ async fn json_request_logs_carry_method_route_status_latency_and_session(s: Serv
     assert!(login.get("session").is_none(), "{login}");
     let refused = request_line(&s, "GET", "/api/me", 401).await;
     assert!(refused.get("session").is_none(), "{refused}");
-    // The route is the template, never the raw path.
+    // The route is the template, never the raw path. (Lines are written by a
+    // non-blocking writer: wait for it.)
+    durin_contract::eventually("the DELETE logged", Duration::from_secs(10), || async {
+        request_lines(&s).iter().any(|v| v["method"] == "DELETE")
+    })
+    .await;
     let delete = request_lines(&s)
         .into_iter()
         .find(|v| v["method"] == "DELETE")

@@ -45,7 +45,14 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Durat
 }
 
 async fn health(s: &Server) -> u16 {
-    let r = tokio::time::timeout(Duration::from_secs(5), s.http.get(s.url("/health")).send())
+    // A fresh connection each time: with the short timeouts the server closes idle
+    // kept-alive connections, and a pooled one may be reset under the request.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a client");
+    let r = tokio::time::timeout(Duration::from_secs(5), http.get(s.url("/health")).send())
         .await
         .expect("the server answers while slow clients hold connections")
         .expect("GET /health");
