@@ -201,10 +201,11 @@ impl NodeBuilder {
 ///
 /// ```no_run
 /// # async fn demo(backend: std::sync::Arc<dyn durin_core::Backend>) -> Result<(), Box<dyn std::error::Error>> {
-/// use durin_core::{DigestKey, Node};
+/// use durin_core::{ClientName, DigestKey, Node};
 /// backend.migrate().await?;
+/// let api = ClientName::new("api")?;
 /// let node = Node::builder(backend, DigestKey::generate("k1"))
-///     .service(|b| b.cross_transport(false))
+///     .service(move |b| b.api_access_client(api))
 ///     .start()?;
 /// let durin = node.durin().clone();
 /// // ... serve with `durin`; `node.ready().await` for a readiness probe ...
